@@ -1,0 +1,298 @@
+import { signSessionId, verifySessionCookie, type VerifiedSessionCookie } from './cookie-signer';
+import { readCookieValues } from './cookie-header';
+import { SessionError, toSessionStoreError } from './errors';
+import { computeExpiresAt, createExpiryPolicy, isExpired, isTouchDue, type ExpiryPolicy } from './expiry';
+import { KeyRing } from './key-ring';
+import { generateSessionId, hashSessionId, type RandomSource } from './session-id';
+import type { ResolvedSessionOptions } from './session-options';
+import type { SessionRecord, SessionStore } from './session-store';
+import {
+  internals,
+  readSessionData,
+  replaceSessionData,
+  SessionHandle,
+  type SessionInternals,
+  type SessionRuntime,
+} from './session';
+import { serializeExpiredCookie, serializeSessionCookie, type SessionCookieAttributes } from './set-cookie';
+
+/** What the session manager needs to know about an incoming request. */
+export interface SessionRequest {
+  /** The raw `Cookie` header. */
+  readonly cookieHeader: string | undefined;
+  /** Whether the request arrived over HTTPS (decides `Secure` when `cookie.secure` is 'auto'). */
+  readonly secure: boolean;
+}
+
+/** Injectable sources of time and randomness, so behaviour over time is testable without fake timers. */
+export interface SessionManagerDependencies {
+  readonly store: SessionStore;
+  /** Milliseconds since the epoch. @default Date.now */
+  readonly clock?: () => number;
+  /** CSPRNG bytes. @default crypto.randomBytes */
+  readonly random?: RandomSource;
+}
+
+/**
+ * The session engine, free of any framework: turns a request's `Cookie` header into a session
+ * (`load`), writes what changed to the store (`commit`) and says which `Set-Cookie` the response
+ * needs (`setCookieHeader`). The HTTP adapter only wires these three to a request and response.
+ */
+export class SessionManager implements SessionRuntime {
+  readonly options: ResolvedSessionOptions;
+  readonly store: SessionStore;
+  readonly #keyRing: KeyRing;
+  readonly #policy: ExpiryPolicy;
+  readonly #clock: () => number;
+  readonly #random: RandomSource | undefined;
+
+  constructor(options: ResolvedSessionOptions, dependencies: SessionManagerDependencies) {
+    this.options = options;
+    this.store = dependencies.store;
+    this.#keyRing = KeyRing.fromSecrets(options.secrets);
+    this.#policy = createExpiryPolicy(options.idleTimeout, options.absoluteTimeout);
+    this.#clock = dependencies.clock ?? Date.now;
+    this.#random = dependencies.random;
+  }
+
+  /**
+   * Loads the session a request carries, or starts a fresh one. A missing, malformed, forged,
+   * ambiguous, unknown or expired cookie is not an error: it yields a fresh session. Only a store
+   * failure rejects (with `SessionStoreError`). No cookie means no store call.
+   */
+  async load(request: SessionRequest): Promise<SessionHandle> {
+    const values = readCookieValues(request.cookieHeader, this.options.name);
+    if (values.length === 0) return this.#fresh(false, request.secure);
+    const verified = this.#verifyOne(values);
+    if (!verified) return this.#fresh(true, request.secure);
+
+    const key = hashSessionId(verified.id);
+    const record = await this.#storeCall('get', () => this.store.get(key));
+    const now = this.#clock();
+    if (!record || isExpired(record, now, this.#policy)) return this.#fresh(true, request.secure);
+
+    const session = this.#create({
+      id: verified.id,
+      key,
+      createdAt: record.createdAt,
+      touchedAt: record.touchedAt,
+      isNew: false,
+      persistedJson: undefined,
+      destroyed: false,
+      requestHadCookie: true,
+      // A cookie verified by an older key of the ring is re-issued with the current one.
+      cookieStale: !verified.signedWithCurrentKey,
+      touchRequested: false,
+      cookieMaxAge: record.cookieMaxAge,
+      cookieMaxAgeChanged: false,
+      secureRequest: request.secure,
+    });
+    replaceSessionData(session, record.data ?? {});
+    internals(session).persistedJson = JSON.stringify(readSessionData(session));
+    return session;
+  }
+
+  /**
+   * Writes what the request changed, before the response is sent: a new session that holds data
+   * (or any, with `saveUninitialized`), changed data, or a due touch. An unchanged session costs
+   * nothing. A changed session destroyed meanwhile elsewhere is not brought back.
+   */
+  async commit(session: SessionHandle): Promise<void> {
+    const state = internals(session);
+    if (state.destroyed) return;
+    if (state.isNew && !this.#shouldCreate(session)) return;
+    await this.#persist(session, state);
+  }
+
+  /**
+   * The `Set-Cookie` value the response needs, or undefined when the browser's cookie is right as it is.
+   */
+  setCookieHeader(session: SessionHandle): string | undefined {
+    const state = internals(session);
+    const attributes = this.#attributes(state);
+    const alive = !state.destroyed && (!state.isNew || this.#shouldCreate(session));
+    if (!alive) return state.requestHadCookie ? serializeExpiredCookie(attributes) : undefined;
+    if (!state.cookieStale && !this.options.rolling) return undefined;
+    const now = this.#clock();
+    const maxAge = state.cookieMaxAge ?? this.options.cookie.maxAge;
+    // A persistent cookie never outlives the absolute timeout: the browser forgets it when the
+    // server would refuse it anyway.
+    const remaining = state.createdAt + this.options.absoluteTimeout - now;
+    return serializeSessionCookie(
+      attributes,
+      signSessionId(state.id, this.#keyRing),
+      maxAge === undefined ? undefined : Math.min(maxAge, remaining),
+      now,
+    );
+  }
+
+  /** @internal SessionRuntime: see `session.regenerate()`. */
+  async regenerate(session: SessionHandle): Promise<void> {
+    const state = internals(session);
+    if (!state.isNew && !state.destroyed) {
+      const oldKey = state.key;
+      await this.#storeCall('destroy', () => this.store.destroy(oldKey));
+    }
+    const now = this.#clock();
+    state.id = generateSessionId(this.#random);
+    state.key = hashSessionId(state.id);
+    state.createdAt = now;
+    state.touchedAt = now;
+    state.isNew = true;
+    state.persistedJson = undefined;
+    state.destroyed = false;
+    state.cookieStale = true;
+    state.touchRequested = false;
+    state.cookieMaxAgeChanged = state.cookieMaxAge !== undefined;
+    replaceSessionData(session, {});
+  }
+
+  /** @internal SessionRuntime: see `session.destroy()`. */
+  async destroy(session: SessionHandle): Promise<void> {
+    const state = internals(session);
+    if (!state.isNew && !state.destroyed) {
+      const key = state.key;
+      await this.#storeCall('destroy', () => this.store.destroy(key));
+    }
+    state.destroyed = true;
+    replaceSessionData(session, {});
+  }
+
+  /** @internal SessionRuntime: see `session.reload()`. */
+  async reload(session: SessionHandle): Promise<void> {
+    const state = internals(session);
+    const key = state.key;
+    const record = state.isNew || state.destroyed ? undefined : await this.#storeCall('get', () => this.store.get(key));
+    if (!record || isExpired(record, this.#clock(), this.#policy)) {
+      throw new SessionError('The session no longer exists in the store', 'SESSION_NOT_FOUND');
+    }
+    replaceSessionData(session, record.data ?? {});
+    state.persistedJson = JSON.stringify(readSessionData(session));
+    state.touchedAt = record.touchedAt;
+    state.cookieMaxAge = record.cookieMaxAge;
+  }
+
+  /** @internal SessionRuntime: see `session.save()`. An explicit save stores even an empty session. */
+  async save(session: SessionHandle): Promise<void> {
+    const state = internals(session);
+    if (state.destroyed) return;
+    await this.#persist(session, state);
+  }
+
+  /** @internal SessionRuntime: see `session.touch()`. */
+  touch(session: SessionHandle): void {
+    internals(session).touchRequested = true;
+  }
+
+  /** @internal SessionRuntime: `session.cookie.maxAge` changed. */
+  cookieChanged(session: SessionHandle): void {
+    internals(session).cookieStale = true;
+  }
+
+  #verifyOne(values: readonly string[]): VerifiedSessionCookie | undefined {
+    let found: VerifiedSessionCookie | undefined;
+    for (const value of values) {
+      const verified = verifySessionCookie(value, this.#keyRing);
+      if (!verified) continue;
+      // Two different valid sessions in one header: one was tossed in by a sibling subdomain or
+      // planted otherwise. Trusting either could fixate the attacker's session, so trust neither.
+      if (found && found.id !== verified.id) return undefined;
+      found ??= verified;
+    }
+    return found;
+  }
+
+  #fresh(requestHadCookie: boolean, secureRequest: boolean): SessionHandle {
+    const now = this.#clock();
+    const id = generateSessionId(this.#random);
+    return this.#create({
+      id,
+      key: hashSessionId(id),
+      createdAt: now,
+      touchedAt: now,
+      isNew: true,
+      persistedJson: undefined,
+      destroyed: false,
+      requestHadCookie,
+      cookieStale: true,
+      touchRequested: false,
+      cookieMaxAge: undefined,
+      cookieMaxAgeChanged: false,
+      secureRequest,
+    });
+  }
+
+  #create(state: SessionInternals): SessionHandle {
+    const cookie = this.options.cookie;
+    return new SessionHandle(this, state, {
+      httpOnly: cookie.httpOnly,
+      sameSite: cookie.sameSite,
+      path: cookie.path,
+      domain: cookie.domain,
+      maxAge: cookie.maxAge,
+    });
+  }
+
+  #shouldCreate(session: SessionHandle): boolean {
+    return this.options.saveUninitialized || Object.keys(session).length > 0;
+  }
+
+  async #persist(session: SessionHandle, state: SessionInternals): Promise<void> {
+    const data = readSessionData(session);
+    const json = JSON.stringify(data);
+    const now = this.#clock();
+    const changed = state.isNew || json !== state.persistedJson || state.cookieMaxAgeChanged;
+    if (!changed && !state.touchRequested && !isTouchDue(state, now, this.#policy)) return;
+
+    const record: SessionRecord = {
+      // Stores get a detached copy: later mutations of the session must not leak into the store
+      // (a memory store would otherwise see them without a save).
+      data: JSON.parse(json) as Record<string, unknown>,
+      createdAt: state.createdAt,
+      touchedAt: now,
+      expiresAt: computeExpiresAt({ createdAt: state.createdAt, touchedAt: now }, this.#policy),
+      ...(state.cookieMaxAge === undefined ? {} : { cookieMaxAge: state.cookieMaxAge }),
+    };
+    const key = state.key;
+    if (state.isNew) {
+      await this.#storeCall('set', () => this.store.set(key, record));
+      state.isNew = false;
+    } else if (changed) {
+      const written = await this.#storeCall('set', () => this.store.set(key, record, { onlyIfExists: true }));
+      if (!written) {
+        // Destroyed meanwhile (logout in another tab, revocation): stay dead, expire the cookie.
+        state.destroyed = true;
+        replaceSessionData(session, {});
+        return;
+      }
+    } else {
+      await this.#storeCall('touch', () => this.store.touch(key, record));
+      // A persistent cookie follows the server-side lifetime it was just extended to.
+      if (state.cookieMaxAge !== undefined || this.options.cookie.maxAge !== undefined) state.cookieStale = true;
+    }
+    state.persistedJson = json;
+    state.touchedAt = now;
+    state.touchRequested = false;
+    state.cookieMaxAgeChanged = false;
+  }
+
+  #attributes(state: SessionInternals): SessionCookieAttributes {
+    const cookie = this.options.cookie;
+    return {
+      name: this.options.name,
+      httpOnly: cookie.httpOnly,
+      sameSite: cookie.sameSite,
+      path: cookie.path,
+      domain: cookie.domain,
+      secure: cookie.secure === 'auto' ? state.secureRequest : cookie.secure,
+    };
+  }
+
+  async #storeCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw toSessionStoreError(operation, error);
+    }
+  }
+}

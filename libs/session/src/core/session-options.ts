@@ -1,0 +1,321 @@
+import { SessionConfigError } from './errors';
+import { MIN_SECRET_BYTES } from './key-ring';
+import { safeReturnUrl } from './return-url';
+import type { SessionStore } from './session-store';
+
+/** `SameSite` attribute of the session cookie. */
+export type SameSite = 'lax' | 'strict' | 'none';
+
+/** Attributes of the session cookie. */
+export interface SessionCookieOptions {
+  /**
+   * Hides the cookie from `document.cookie`, so an XSS bug cannot read the session id.
+   * @default true
+   */
+  httpOnly?: boolean;
+  /**
+   * Whether the browser sends the cookie on cross-site requests. `lax` blocks it on cross-site
+   * POSTs (the main CSRF vector) while keeping top-level links working; `none` requires
+   * `secure: true`.
+   * @default 'lax'
+   */
+  sameSite?: SameSite;
+  /**
+   * Path the cookie is sent for.
+   * @default '/'
+   */
+  path?: string;
+  /**
+   * `true` always sets `Secure`; `'auto'` sets it when the request came over HTTPS (through
+   * `trustProxy` behind a proxy); `false` never does. Use `true` in production.
+   * @default 'auto'
+   */
+  secure?: boolean | 'auto';
+  /**
+   * Domain the cookie is shared with. Leave unset: a Domain attribute also sends the cookie to
+   * every subdomain, and any of them can then read or overwrite it.
+   * @default undefined (this host only)
+   */
+  domain?: string;
+  /**
+   * Lifetime of the cookie in the browser, in milliseconds. Unset gives a browser-session cookie
+   * (gone when the browser closes). The server enforces `idleTimeout` and `absoluteTimeout`
+   * whatever the cookie says.
+   * @default undefined
+   */
+  maxAge?: number;
+}
+
+/** Options of `SessionModule.forRoot()` / `forRootAsync()`. */
+export interface SessionOptions {
+  /**
+   * The key ring: one secret, or several newest first. The first signs new cookies; all verify,
+   * so a secret is rotated by prepending a new one and removing the old one after `absoluteTimeout`.
+   * Each must be at least 32 bytes of high-entropy text (`openssl rand -base64 48`). Never commit it.
+   */
+  secret: string | readonly string[];
+  /**
+   * Name of the session cookie. In production prefer `__Host-sid`: browsers then refuse the cookie
+   * unless it is Secure, host-only and on path `/`, which defeats cookie tossing from subdomains.
+   * @default 'sid'
+   */
+  name?: string;
+  /** Attributes of the session cookie. */
+  cookie?: SessionCookieOptions;
+  /**
+   * Trust `X-Forwarded-Proto` to decide whether a request came over HTTPS (for `secure: 'auto'`).
+   * Enable only behind a proxy that sets it; otherwise a client could forge it.
+   * @default false
+   */
+  trustProxy?: boolean;
+  /**
+   * A session unused for this long is dead, in milliseconds. Enforced server-side on every load.
+   * @default 1_800_000 (30 minutes)
+   */
+  idleTimeout?: number;
+  /**
+   * A session older than this is dead however active, in milliseconds. Bounds how long a stolen
+   * cookie stays useful. Enforced server-side on every load.
+   * @default 43_200_000 (12 hours)
+   */
+  absoluteTimeout?: number;
+  /**
+   * Send the cookie again on every response (refreshing a persistent cookie's Max-Age). Without it
+   * the cookie is sent only when it changes or its lifetime is extended.
+   * @default false
+   */
+  rolling?: boolean;
+  /**
+   * Store new sessions and send their cookie even when they hold no data. Keep `false`: anonymous
+   * visitors then cost no store write and receive no cookie.
+   * @default false
+   */
+  saveUninitialized?: boolean;
+  /**
+   * Where server-side sessions live. The default keeps them in process memory: fine for
+   * development and tests, lost on restart and not shared between instances.
+   * @default new MemoryStore()
+   */
+  store?: SessionStore;
+  /**
+   * `'global'` protects every route with `SessionGuard` (opt out with `@Public()`); `'none'` leaves
+   * it to `@UseGuards(SessionGuard)`.
+   * @default 'none'
+   */
+  guard?: 'global' | 'none';
+  /**
+   * Where `SessionGuard` sends anonymous page requests (with `?returnTo=` the page asked for).
+   * Must be a same-origin path.
+   * @default '/login'
+   */
+  loginPath?: string;
+}
+
+/** Session options with every default applied and every value validated. */
+export interface ResolvedSessionOptions {
+  readonly secrets: readonly string[];
+  readonly name: string;
+  readonly cookie: {
+    readonly httpOnly: boolean;
+    readonly sameSite: SameSite;
+    readonly path: string;
+    readonly secure: boolean | 'auto';
+    readonly domain: string | undefined;
+    readonly maxAge: number | undefined;
+  };
+  readonly trustProxy: boolean;
+  readonly idleTimeout: number;
+  readonly absoluteTimeout: number;
+  readonly rolling: boolean;
+  readonly saveUninitialized: boolean;
+  readonly store: SessionStore | undefined;
+  readonly guard: 'global' | 'none';
+  readonly loginPath: string;
+}
+
+/** The defaults, in one place so the README and the code cannot drift apart. */
+export const SESSION_DEFAULTS = {
+  name: 'sid',
+  httpOnly: true,
+  sameSite: 'lax',
+  path: '/',
+  secure: 'auto',
+  trustProxy: false,
+  idleTimeout: 30 * 60_000,
+  absoluteTimeout: 12 * 60 * 60_000,
+  rolling: false,
+  saveUninitialized: false,
+  guard: 'none',
+  loginPath: '/login',
+} as const;
+
+const KNOWN_OPTIONS = new Set([
+  'secret', 'name', 'cookie', 'trustProxy', 'idleTimeout', 'absoluteTimeout', 'rolling',
+  'saveUninitialized', 'store', 'guard', 'loginPath',
+]);
+const KNOWN_COOKIE_OPTIONS = new Set(['httpOnly', 'sameSite', 'path', 'secure', 'domain', 'maxAge']);
+// RFC 6265 cookie-name is an RFC 7230 token.
+const COOKIE_NAME_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const COOKIE_PATH_PATTERN = /^\/[\u0021-\u003a\u003c-\u007e]*$/; // no `;`, no controls, no spaces
+const COOKIE_DOMAIN_PATTERN = /^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+const MAX_TIMEOUT = 400 * 24 * 60 * 60_000; // browsers cap cookie lifetimes at 400 days
+
+/**
+ * Applies defaults and validates. Throws one {@link SessionConfigError} listing every problem.
+ */
+export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOptions {
+  const problems: string[] = [];
+  if (input === null || typeof input !== 'object') {
+    throw new SessionConfigError(['options: must be an object with at least `secret`']);
+  }
+  for (const key of Object.keys(input)) {
+    if (!KNOWN_OPTIONS.has(key)) problems.push(`${key}: unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`);
+  }
+
+  const secrets = checkSecrets(input.secret, problems);
+  const name = input.name ?? SESSION_DEFAULTS.name;
+  if (typeof name !== 'string' || !COOKIE_NAME_PATTERN.test(name)) {
+    problems.push('name: must be a cookie name made of RFC 6265 token characters, e.g. "sid" or "__Host-sid"');
+  }
+
+  const cookieInput: SessionCookieOptions = input.cookie ?? {};
+  if (cookieInput === null || typeof cookieInput !== 'object') {
+    problems.push('cookie: must be an object');
+  } else {
+    for (const key of Object.keys(cookieInput)) {
+      if (!KNOWN_COOKIE_OPTIONS.has(key)) {
+        problems.push(`cookie.${key}: unknown option (known: ${[...KNOWN_COOKIE_OPTIONS].join(', ')})`);
+      }
+    }
+  }
+  const cookie = {
+    httpOnly: checkBoolean('cookie.httpOnly', cookieInput?.httpOnly, SESSION_DEFAULTS.httpOnly, problems),
+    sameSite: cookieInput?.sameSite ?? SESSION_DEFAULTS.sameSite,
+    path: cookieInput?.path ?? SESSION_DEFAULTS.path,
+    secure: cookieInput?.secure ?? SESSION_DEFAULTS.secure,
+    domain: cookieInput?.domain,
+    maxAge: cookieInput?.maxAge,
+  };
+  if (!['lax', 'strict', 'none'].includes(cookie.sameSite)) {
+    problems.push(`cookie.sameSite: must be 'lax', 'strict' or 'none' (got ${describe(cookie.sameSite)})`);
+  }
+  if (cookie.secure !== true && cookie.secure !== false && cookie.secure !== 'auto') {
+    problems.push(`cookie.secure: must be true, false or 'auto' (got ${describe(cookie.secure)})`);
+  }
+  if (typeof cookie.path !== 'string' || !COOKIE_PATH_PATTERN.test(cookie.path)) {
+    problems.push('cookie.path: must start with "/" and contain no spaces, semicolons or control characters');
+  }
+  if (cookie.domain !== undefined && (typeof cookie.domain !== 'string' || !COOKIE_DOMAIN_PATTERN.test(cookie.domain))) {
+    problems.push('cookie.domain: must be a host name such as "example.com"');
+  }
+  if (cookie.maxAge !== undefined) checkDuration('cookie.maxAge', cookie.maxAge, problems);
+  if (cookie.sameSite === 'none' && cookie.secure !== true) {
+    problems.push("cookie.sameSite: 'none' requires cookie.secure: true (browsers reject SameSite=None without Secure)");
+  }
+  if (typeof name === 'string' && name.startsWith('__Host-')) {
+    if (cookie.secure === false) problems.push('name: the __Host- prefix requires a Secure cookie (cookie.secure must not be false)');
+    if (cookie.domain !== undefined) problems.push('cookie.domain: must be unset with the __Host- prefix (the cookie is host-only)');
+    if (cookie.path !== '/') problems.push('cookie.path: must be "/" with the __Host- prefix');
+  }
+  if (typeof name === 'string' && name.startsWith('__Secure-') && cookie.secure === false) {
+    problems.push('name: the __Secure- prefix requires a Secure cookie (cookie.secure must not be false)');
+  }
+
+  const idleTimeout = input.idleTimeout ?? SESSION_DEFAULTS.idleTimeout;
+  const absoluteTimeout = input.absoluteTimeout ?? SESSION_DEFAULTS.absoluteTimeout;
+  const idleValid = checkDuration('idleTimeout', idleTimeout, problems);
+  const absoluteValid = checkDuration('absoluteTimeout', absoluteTimeout, problems);
+  if (idleValid && absoluteValid && absoluteTimeout < idleTimeout) {
+    problems.push(`absoluteTimeout: must be at least idleTimeout (${idleTimeout} ms)`);
+  }
+
+  const store = input.store;
+  if (store !== undefined) {
+    const missing = (['get', 'set', 'destroy', 'touch'] as const).filter(
+      (method) => typeof (store as unknown as Record<string, unknown> | null)?.[method] !== 'function',
+    );
+    if (missing.length > 0) {
+      problems.push(`store: must implement the SessionStore contract (missing ${missing.join(', ')})`);
+    }
+  }
+
+  const guard = input.guard ?? SESSION_DEFAULTS.guard;
+  if (guard !== 'global' && guard !== 'none') {
+    problems.push(`guard: must be 'global' or 'none' (got ${describe(guard)})`);
+  }
+  const loginPath = input.loginPath ?? SESSION_DEFAULTS.loginPath;
+  if (safeReturnUrl(loginPath, '') === '') {
+    problems.push('loginPath: must be a same-origin path such as "/login"');
+  }
+
+  const resolved: ResolvedSessionOptions = {
+    secrets,
+    name,
+    cookie,
+    trustProxy: checkBoolean('trustProxy', input.trustProxy, SESSION_DEFAULTS.trustProxy, problems),
+    idleTimeout,
+    absoluteTimeout,
+    rolling: checkBoolean('rolling', input.rolling, SESSION_DEFAULTS.rolling, problems),
+    saveUninitialized: checkBoolean(
+      'saveUninitialized', input.saveUninitialized, SESSION_DEFAULTS.saveUninitialized, problems,
+    ),
+    store,
+    guard,
+    loginPath,
+  };
+  if (problems.length > 0) throw new SessionConfigError(problems);
+  return resolved;
+}
+
+function checkSecrets(secret: unknown, problems: string[]): string[] {
+  if (secret === undefined || secret === null || secret === '') {
+    problems.push(`secret: is required (a string of at least ${MIN_SECRET_BYTES} bytes, or an array of them, newest first)`);
+    return [];
+  }
+  const list: unknown[] = Array.isArray(secret) ? secret : [secret];
+  if (list.length === 0) {
+    problems.push('secret: the array must hold at least one secret');
+    return [];
+  }
+  list.forEach((entry, index) => {
+    const label = Array.isArray(secret) ? `secret[${index}]` : 'secret';
+    if (typeof entry !== 'string') {
+      problems.push(`${label}: must be a string`);
+    } else if (Buffer.byteLength(entry, 'utf8') < MIN_SECRET_BYTES) {
+      problems.push(`${label}: must be at least ${MIN_SECRET_BYTES} bytes (got ${Buffer.byteLength(entry, 'utf8')})`);
+    }
+  });
+  if (new Set(list).size !== list.length) problems.push('secret: contains the same secret twice');
+  return list.filter((entry): entry is string => typeof entry === 'string');
+}
+
+function checkBoolean(label: string, value: unknown, fallback: boolean, problems: string[]): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    problems.push(`${label}: must be true or false (got ${describe(value)})`);
+    return fallback;
+  }
+  return value;
+}
+
+function checkDuration(label: string, value: unknown, problems: string[]): boolean {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    problems.push(`${label}: must be a positive whole number of milliseconds (got ${describe(value)})`);
+    return false;
+  }
+  if (value < 1000) {
+    problems.push(`${label}: is in milliseconds; ${value} ms is under a second (did you mean seconds?)`);
+    return false;
+  }
+  if (value > MAX_TIMEOUT) {
+    problems.push(`${label}: must be at most 400 days (${MAX_TIMEOUT} ms), the longest lifetime browsers keep a cookie`);
+    return false;
+  }
+  return true;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
+}

@@ -1,0 +1,259 @@
+import { SessionError } from './errors';
+import type { SameSite } from './session-options';
+
+/** Node-style callback accepted by every asynchronous session method, as in express-session. */
+export type SessionCallback = (error?: unknown) => void;
+
+/** The authenticated principal that `login()` records and `SessionGuard` checks. */
+export interface SessionUser {
+  /** Stable identifier of the user. */
+  readonly id: string | number;
+  /** Roles checked by `@Roles()`. */
+  readonly roles?: readonly string[];
+  readonly [key: string]: unknown;
+}
+
+/**
+ * Data every session may hold. Augment it to type your own keys everywhere:
+ *
+ * @example
+ * declare module 'nest-session-auth' {
+ *   interface SessionData { cart: string[] }
+ * }
+ */
+export interface SessionData {
+  /** Set by `login()`, removed by `logout()`. */
+  user?: SessionUser;
+}
+
+/** Options of {@link SessionHandle.login}. */
+export interface SessionLoginOptions {
+  /** Keys of the anonymous session to carry into the new one (everything else is dropped). */
+  readonly keep?: readonly string[];
+}
+
+/**
+ * The operations a session delegates to the session manager. An interface, so the session object
+ * needs no import of the manager (and tests can supply their own).
+ */
+export interface SessionRuntime {
+  regenerate(session: SessionHandle): Promise<void>;
+  destroy(session: SessionHandle): Promise<void>;
+  reload(session: SessionHandle): Promise<void>;
+  save(session: SessionHandle): Promise<void>;
+  touch(session: SessionHandle): void;
+  cookieChanged(session: SessionHandle): void;
+}
+
+/** Per-request bookkeeping of a session. Internal: reachable only through the manager. */
+export interface SessionInternals {
+  id: string;
+  key: string;
+  createdAt: number;
+  touchedAt: number;
+  /** Not yet in the store. */
+  isNew: boolean;
+  /** JSON of the data as last read from or written to the store (change detection). */
+  persistedJson: string | undefined;
+  destroyed: boolean;
+  /** The request carried a cookie with our name (valid or not): a dead one must be expired. */
+  requestHadCookie: boolean;
+  /** The cookie must be (re)sent: new id, old signing key, changed lifetime. */
+  cookieStale: boolean;
+  touchRequested: boolean;
+  /** A per-session cookie lifetime (ms), from `session.cookie.maxAge`. */
+  cookieMaxAge: number | undefined;
+  cookieMaxAgeChanged: boolean;
+  /** The request arrived over HTTPS (for `secure: 'auto'`). */
+  secureRequest: boolean;
+}
+
+const internalsOf = new WeakMap<SessionHandle, SessionInternals>();
+const runtimeOf = new WeakMap<SessionHandle, SessionRuntime>();
+
+/**
+ * `session.cookie`: the cookie settings of this session, shaped like express-session's. Setting
+ * `maxAge` (ms) changes this session's cookie lifetime ("remember me") and is persisted.
+ */
+export class SessionCookie {
+  readonly httpOnly: boolean;
+  readonly sameSite: SameSite;
+  readonly path: string;
+  readonly domain: string | undefined;
+  readonly #session: SessionHandle;
+  readonly #defaultMaxAge: number | undefined;
+
+  constructor(
+    session: SessionHandle,
+    settings: { httpOnly: boolean; sameSite: SameSite; path: string; domain: string | undefined; maxAge: number | undefined },
+  ) {
+    this.#session = session;
+    this.httpOnly = settings.httpOnly;
+    this.sameSite = settings.sameSite;
+    this.path = settings.path;
+    this.domain = settings.domain;
+    this.#defaultMaxAge = settings.maxAge;
+  }
+
+  /** Cookie lifetime in ms; undefined for a browser-session cookie. */
+  get maxAge(): number | undefined {
+    return internalsOf.get(this.#session)?.cookieMaxAge ?? this.#defaultMaxAge;
+  }
+
+  set maxAge(value: number | undefined) {
+    if (value !== undefined && (!Number.isFinite(value) || value <= 0)) {
+      throw new RangeError('session.cookie.maxAge must be a positive number of milliseconds or undefined');
+    }
+    const internals = internalsOf.get(this.#session);
+    if (!internals) return;
+    internals.cookieMaxAge = value;
+    internals.cookieMaxAgeChanged = true;
+    runtimeOf.get(this.#session)?.cookieChanged(this.#session);
+  }
+
+  /** Whether the cookie carries `Secure` on this response. */
+  get secure(): boolean {
+    return internalsOf.get(this.#session)?.secureRequest ?? false;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { httpOnly: this.httpOnly, sameSite: this.sameSite, path: this.path, domain: this.domain, maxAge: this.maxAge };
+  }
+}
+
+/**
+ * The session of one request (`req.session`, or `@Session()` in a handler). Its own enumerable
+ * properties are the session data; the methods mirror express-session's, each returning a Promise
+ * and also accepting a callback, so passport and code written for express-session work on it.
+ */
+export class SessionHandle {
+  constructor(runtime: SessionRuntime, internals: SessionInternals, cookie: SessionCookieSettings) {
+    internalsOf.set(this, internals);
+    runtimeOf.set(this, runtime);
+    cookies.set(this, new SessionCookie(this, cookie));
+  }
+
+  /** The session id. Changes on `regenerate()` and `login()`. Never log or expose it. */
+  get id(): string {
+    return internals(this).id;
+  }
+
+  /** The cookie settings of this session. */
+  get cookie(): SessionCookie {
+    return cookies.get(this)!;
+  }
+
+  /** Whether the session is not in the store yet (it holds no data, or was just rotated). */
+  get isNew(): boolean {
+    return internals(this).isNew;
+  }
+
+  /** Replaces the session by a fresh empty one with a new id; the old one is deleted from the store. */
+  regenerate(callback?: SessionCallback): Promise<void> {
+    return settle(runtime(this).regenerate(this), callback);
+  }
+
+  /** Deletes the session from the store now; the response expires the cookie. */
+  destroy(callback?: SessionCallback): Promise<void> {
+    return settle(runtime(this).destroy(this), callback);
+  }
+
+  /** Re-reads the data from the store, dropping unsaved changes. Rejects if the session is gone. */
+  reload(callback?: SessionCallback): Promise<void> {
+    return settle(runtime(this).reload(this), callback);
+  }
+
+  /** Writes the session to the store now (it is also saved automatically before the response). */
+  save(callback?: SessionCallback): Promise<void> {
+    return settle(runtime(this).save(this), callback);
+  }
+
+  /** Marks the session active: its idle deadline is extended when the response is committed. */
+  touch(callback?: SessionCallback): Promise<void> {
+    runtime(this).touch(this);
+    return settle(Promise.resolve(), callback);
+  }
+
+  /**
+   * Signs a user in: rotates the session id (so an id planted before login never becomes an
+   * authenticated session: session fixation), drops the anonymous data except `keep`, and records
+   * `user`.
+   */
+  async login(user: SessionUser, options: SessionLoginOptions = {}): Promise<void> {
+    if (user === null || typeof user !== 'object' || user.id === undefined || user.id === null) {
+      throw new TypeError('session.login(user) needs a user object with an id');
+    }
+    const self = this as unknown as Record<string, unknown>;
+    const kept = (options.keep ?? []).filter((key) => isDataKey(key) && Object.hasOwn(self, key))
+      .map((key) => [key, self[key]] as const);
+    await runtime(this).regenerate(this);
+    for (const [key, value] of kept) self[key] = value;
+    self.user = user;
+  }
+
+  /** Signs the user out: deletes the session from the store and expires the cookie. */
+  logout(): Promise<void> {
+    return runtime(this).destroy(this);
+  }
+}
+
+/** The cookie settings a session starts from. */
+export type SessionCookieSettings = ConstructorParameters<typeof SessionCookie>[1];
+
+const cookies = new WeakMap<SessionHandle, SessionCookie>();
+
+// Names that must never become data keys: the session's own API, and the keys that reach an
+// object's prototype (`__proto__` from JSON.parse is an own key and would re-point the prototype).
+const RESERVED_KEYS = new Set<string>([
+  ...Object.getOwnPropertyNames(SessionHandle.prototype),
+  '__proto__',
+  'prototype',
+]);
+
+/** True when `key` can be a session data key. */
+export function isDataKey(key: string): boolean {
+  return !RESERVED_KEYS.has(key);
+}
+
+/** The bookkeeping of a session. For the session manager only. */
+export function internals(session: SessionHandle): SessionInternals {
+  const found = internalsOf.get(session);
+  if (!found) throw new SessionError('Not a session created by the session manager', 'SESSION_NOT_LOADED');
+  return found;
+}
+
+function runtime(session: SessionHandle): SessionRuntime {
+  const found = runtimeOf.get(session);
+  if (!found) throw new SessionError('Not a session created by the session manager', 'SESSION_NOT_LOADED');
+  return found;
+}
+
+/** The session's data as a plain object: its own enumerable properties. */
+export function readSessionData(session: SessionHandle): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  for (const key of Object.keys(session)) {
+    if (isDataKey(key)) data[key] = (session as unknown as Record<string, unknown>)[key];
+  }
+  return data;
+}
+
+/** Replaces the session's data, skipping reserved and prototype-reaching keys. */
+export function replaceSessionData(session: SessionHandle, data: Record<string, unknown>): void {
+  const target = session as unknown as Record<string, unknown>;
+  for (const key of Object.keys(session)) delete target[key];
+  for (const key of Object.keys(data)) {
+    if (isDataKey(key)) {
+      Object.defineProperty(target, key, { value: data[key], writable: true, enumerable: true, configurable: true });
+    }
+  }
+}
+
+function settle(promise: Promise<void>, callback: SessionCallback | undefined): Promise<void> {
+  if (!callback) return promise;
+  // With a callback the caller handles errors there; the returned promise must then never reject,
+  // or the same error would also surface as an unhandled rejection.
+  return promise.then(
+    () => callback(),
+    (error: unknown) => callback(error),
+  );
+}

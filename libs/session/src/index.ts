@@ -1,0 +1,31 @@
+// The public API of the session library. Everything not exported here is internal.
+
+// Nest integration
+export { SessionModule } from './nest/session.module';
+export type { SessionModuleAsyncOptions, SessionModuleExtras, SessionModuleOptions } from './nest/session.module-definition';
+export { SessionGuard } from './nest/session.guard';
+export { Session } from './nest/session.decorator';
+export { Public } from './nest/public.decorator';
+export { Roles } from './nest/roles.decorator';
+export { InjectSessionStore } from './nest/inject-session-store.decorator';
+export { LoginRedirectFilter } from './nest/login-redirect.filter';
+export { LoginRequiredException, SessionStoreUnavailableException } from './nest/session.exceptions';
+export { SessionMiddleware } from './nest/session.middleware';
+export { SESSION_OPTIONS, SESSION_STORE } from './nest/session.constants';
+
+// Core
+export { SessionHandle, SessionCookie } from './core/session';
+export type { SessionCallback, SessionData, SessionLoginOptions, SessionUser } from './core/session';
+export { SessionManager } from './core/session-manager';
+export type { SessionManagerDependencies, SessionRequest } from './core/session-manager';
+export { resolveSessionOptions, SESSION_DEFAULTS } from './core/session-options';
+export type { ResolvedSessionOptions, SameSite, SessionCookieOptions, SessionOptions } from './core/session-options';
+export type { SessionRecord, SessionStore, SessionStoreSetOptions } from './core/session-store';
+export { SessionConfigError, SessionError, SessionStoreError } from './core/errors';
+export type { SessionErrorCode } from './core/errors';
+export { safeReturnUrl, MAX_RETURN_URL_LENGTH } from './core/return-url';
+export { generateSessionId, hashSessionId } from './core/session-id';
+
+// Stores
+export { MemoryStore, MEMORY_STORE_PRODUCTION_WARNING } from './stores/memory.store';
+export type { MemoryStoreOptions } from './stores/memory.store';

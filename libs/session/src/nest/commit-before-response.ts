@@ -1,0 +1,83 @@
+import type { ServerResponse } from 'node:http';
+import { SessionStoreError } from '../core/errors';
+import type { SessionHandle } from '../core/session';
+import type { SessionManager } from '../core/session-manager';
+
+/** Where the hook reports failures it handled. */
+export interface CommitLogger {
+  error(message: string, trace?: string): void;
+}
+
+/**
+ * Makes the response wait for the session commit. Every way a Nest response leaves (returned
+ * value, `@Redirect()`, `res.redirect()` under `@Res()`, an exception filter, a guard's rejection)
+ * ends in `res.end()`, so that is where the store write is awaited; `Set-Cookie` is added in
+ * `writeHead`, the last moment headers can change. A browser following a redirect therefore
+ * always sees the new state. A store failure replaces the response with a 503, so a write the
+ * handler made is never silently lost.
+ */
+export function commitBeforeResponse(
+  response: ServerResponse,
+  session: SessionHandle,
+  manager: SessionManager,
+  logger: CommitLogger,
+): void {
+  const writeHead = response.writeHead as (...args: unknown[]) => ServerResponse;
+  const end = response.end as (...args: unknown[]) => ServerResponse;
+  let cookieDecided = false;
+  let ending = false;
+
+  response.writeHead = function writeHeadWithSessionCookie(this: ServerResponse, ...args: unknown[]) {
+    if (!cookieDecided) {
+      cookieDecided = true;
+      const cookie = manager.setCookieHeader(session);
+      if (cookie !== undefined) this.appendHeader('Set-Cookie', cookie);
+    }
+    return writeHead.apply(this, args);
+  } as ServerResponse['writeHead'];
+
+  response.end = function endAfterCommit(this: ServerResponse, ...args: unknown[]) {
+    if (ending) return this;
+    ending = true;
+    manager.commit(session).then(
+      () => end.apply(response, args),
+      (error: unknown) => {
+        cookieDecided = true; // a session that was not saved must not be handed to the browser
+        answerCommitFailure(response, end, error, logger);
+      },
+    );
+    return this;
+  } as ServerResponse['end'];
+}
+
+function answerCommitFailure(
+  response: ServerResponse,
+  end: (...args: unknown[]) => ServerResponse,
+  error: unknown,
+  logger: CommitLogger,
+): void {
+  const storeFailed = error instanceof SessionStoreError;
+  logger.error(
+    `Session commit failed: ${error instanceof Error ? error.message : String(error)}`,
+    error instanceof Error ? error.stack : undefined,
+  );
+  if (response.headersSent) {
+    // Streaming responses have sent their status already: cutting the connection is the only
+    // way left to tell the client the request did not fully succeed.
+    response.destroy(error instanceof Error ? error : undefined);
+    return;
+  }
+  const status = storeFailed ? 503 : 500;
+  const body = JSON.stringify(
+    storeFailed
+      ? { statusCode: 503, error: 'Service Unavailable', message: 'Session store unavailable, please retry shortly' }
+      : { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' },
+  );
+  for (const name of response.getHeaderNames()) response.removeHeader(name);
+  response.statusCode = status;
+  response.setHeader('Content-Type', 'application/json; charset=utf-8');
+  response.setHeader('Content-Length', Buffer.byteLength(body));
+  response.setHeader('Cache-Control', 'no-store');
+  if (storeFailed) response.setHeader('Retry-After', '5');
+  end.call(response, body);
+}

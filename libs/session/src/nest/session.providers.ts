@@ -1,0 +1,60 @@
+import { Logger, type Provider } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, HttpAdapterHost, Reflector } from '@nestjs/core';
+import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from '../core/session-options';
+import { SessionManager } from '../core/session-manager';
+import type { SessionStore } from '../core/session-store';
+import { MemoryStore } from '../stores/memory.store';
+import { LoginRedirectFilter } from './login-redirect.filter';
+import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
+import { SessionGuard } from './session.guard';
+import { SESSION_MODULE_OPTIONS } from './session.module-definition';
+
+/** Marks a store the module created itself (and so must close), as opposed to one the user passed. */
+export const OWNED_STORE = Symbol('owned session store');
+
+type OwnedStore = SessionStore & { [OWNED_STORE]?: true };
+
+/**
+ * The module's providers, all derived from what the user passed: options resolved and validated
+ * once at boot (for `forRoot` and `forRootAsync` alike), then the store, then the manager.
+ */
+export const sessionProviders: Provider[] = [
+  {
+    provide: SESSION_OPTIONS,
+    useFactory: (options: SessionOptions & { isGlobal?: boolean }): ResolvedSessionOptions => {
+      // `isGlobal` is the builder's extra; it is not a session option.
+      const { isGlobal: _isGlobal, ...sessionOptions } = options;
+      return resolveSessionOptions(sessionOptions);
+    },
+    inject: [SESSION_MODULE_OPTIONS],
+  },
+  {
+    provide: SESSION_STORE,
+    useFactory: (options: ResolvedSessionOptions): SessionStore => {
+      if (options.store) return options.store;
+      const logger = new Logger('SessionModule');
+      const store: OwnedStore = new MemoryStore({ warn: (message) => logger.warn(message) });
+      store[OWNED_STORE] = true;
+      return store;
+    },
+    inject: [SESSION_OPTIONS],
+  },
+  {
+    provide: SessionManager,
+    useFactory: (options: ResolvedSessionOptions, store: SessionStore) => new SessionManager(options, { store }),
+    inject: [SESSION_OPTIONS, SESSION_STORE],
+  },
+  {
+    // With guard: 'none' this is a pass-through, so the provider set is the same for forRoot and
+    // forRootAsync (whose options are only known at boot).
+    provide: APP_GUARD,
+    useFactory: (options: ResolvedSessionOptions, reflector: Reflector) =>
+      options.guard === 'global' ? new SessionGuard(reflector) : { canActivate: () => true },
+    inject: [SESSION_OPTIONS, Reflector],
+  },
+  {
+    provide: APP_FILTER,
+    useFactory: (adapterHost: HttpAdapterHost) => new LoginRedirectFilter(adapterHost),
+    inject: [HttpAdapterHost],
+  },
+];

@@ -1,0 +1,137 @@
+import type { SessionRecord, SessionStore, SessionStoreSetOptions } from '../core/session-store';
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Most sessions kept at once. When full, expired sessions are dropped first, then the least
+   * recently written one, so a flood of anonymous sessions cannot exhaust memory.
+   * @default 100_000
+   */
+  maxSessions?: number;
+  /** Milliseconds since the epoch. @default Date.now */
+  clock?: () => number;
+  /** Where the one-time production warning goes. @default console.warn */
+  warn?: (message: string) => void;
+}
+
+interface Entry {
+  dataJson: string;
+  createdAt: number;
+  touchedAt: number;
+  expiresAt: number;
+  cookieMaxAge: number | undefined;
+}
+
+/** The warning printed once per process when a MemoryStore is created with NODE_ENV=production. */
+export const MEMORY_STORE_PRODUCTION_WARNING =
+  'MemoryStore is meant for development and tests: sessions are lost on restart and not shared ' +
+  'between instances. Use RedisStore, PostgresStore or MysqlStore in production.';
+
+let warnedInProduction = false;
+
+/**
+ * Keeps sessions in this process's memory: the default store. Bounded and expiry-aware. Data is
+ * kept as JSON text, so what a handler mutates after a save never leaks in without the next save.
+ */
+export class MemoryStore implements SessionStore {
+  readonly #entries = new Map<string, Entry>();
+  readonly #maxSessions: number;
+  readonly #clock: () => number;
+  #lastSweep = Number.NEGATIVE_INFINITY;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const maxSessions = options.maxSessions ?? 100_000;
+    if (!Number.isInteger(maxSessions) || maxSessions < 1) {
+      throw new RangeError(`MemoryStore maxSessions must be a positive integer (got ${String(maxSessions)})`);
+    }
+    this.#maxSessions = maxSessions;
+    this.#clock = options.clock ?? Date.now;
+    if (process.env.NODE_ENV === 'production' && !warnedInProduction) {
+      warnedInProduction = true;
+      (options.warn ?? console.warn)(MEMORY_STORE_PRODUCTION_WARNING);
+    }
+  }
+
+  /** Number of sessions held, expired ones not yet dropped included. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get(key: string): Promise<SessionRecord | undefined> {
+    const entry = this.#live(key);
+    if (!entry) return Promise.resolve(undefined);
+    return Promise.resolve({
+      data: JSON.parse(entry.dataJson) as Record<string, unknown>,
+      createdAt: entry.createdAt,
+      touchedAt: entry.touchedAt,
+      expiresAt: entry.expiresAt,
+      ...(entry.cookieMaxAge === undefined ? {} : { cookieMaxAge: entry.cookieMaxAge }),
+    });
+  }
+
+  set(key: string, record: SessionRecord, options: SessionStoreSetOptions = {}): Promise<boolean> {
+    const exists = this.#live(key) !== undefined;
+    if (options.onlyIfExists && !exists) return Promise.resolve(false);
+    if (exists) {
+      this.#entries.delete(key); // re-inserted below: Map order is then least recently written first
+    } else if (this.#entries.size >= this.#maxSessions) {
+      this.#makeRoom();
+    }
+    this.#entries.set(key, {
+      dataJson: JSON.stringify(record.data),
+      createdAt: record.createdAt,
+      touchedAt: record.touchedAt,
+      expiresAt: record.expiresAt,
+      cookieMaxAge: record.cookieMaxAge,
+    });
+    return Promise.resolve(true);
+  }
+
+  destroy(key: string): Promise<void> {
+    this.#entries.delete(key);
+    return Promise.resolve();
+  }
+
+  touch(key: string, record: SessionRecord): Promise<void> {
+    const entry = this.#live(key);
+    if (entry) {
+      entry.touchedAt = record.touchedAt;
+      entry.expiresAt = record.expiresAt;
+    }
+    return Promise.resolve();
+  }
+
+  /** Drops every session. */
+  clear(): Promise<void> {
+    this.#entries.clear();
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return this.clear();
+  }
+
+  #live(key: string): Entry | undefined {
+    const entry = this.#entries.get(key);
+    if (entry && entry.expiresAt <= this.#clock()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #makeRoom(): void {
+    const now = this.#clock();
+    // A full sweep is O(n): run it at most once a second, so a flood of new sessions against a
+    // full store costs O(1) each (evicting the least recently written) instead of O(n).
+    if (now - this.#lastSweep >= 1000) {
+      this.#lastSweep = now;
+      for (const [key, entry] of this.#entries) {
+        if (entry.expiresAt <= now) this.#entries.delete(key);
+      }
+      if (this.#entries.size < this.#maxSessions) return;
+    }
+    const oldest = this.#entries.keys().next();
+    if (!oldest.done) this.#entries.delete(oldest.value);
+  }
+}
