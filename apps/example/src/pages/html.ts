@@ -1,0 +1,59 @@
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(value: string): string {
+  return value
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+}
+
+/** Who the page is rendered for: drives the navigation bar. */
+export interface Viewer {
+  readonly username: string;
+  readonly roles: readonly string[];
+}
+
+const STYLES = `
+  :root { color-scheme: light dark; --accent: #3b5bdb; --muted: #868e96; }
+  * { box-sizing: border-box; }
+  body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; }
+  header { display: flex; gap: 1rem; align-items: center; padding: .75rem 1.5rem; border-bottom: 1px solid #8883; }
+  header nav { display: flex; gap: 1rem; flex: 1; }
+  header form { margin: 0; }
+  main { max-width: 40rem; margin: 2rem auto; padding: 0 1.5rem; }
+  a { color: var(--accent); }
+  label { display: block; margin: .75rem 0 .25rem; font-weight: 600; }
+  input { width: 100%; padding: .5rem; font: inherit; border: 1px solid #8886; border-radius: .375rem; }
+  button { margin-top: 1rem; padding: .5rem 1rem; font: inherit; border: 0; border-radius: .375rem; background: var(--accent); color: white; cursor: pointer; }
+  header button { margin: 0; }
+  .error { padding: .75rem; border-radius: .375rem; background: #e0313122; color: #c92a2a; }
+  .muted { color: var(--muted); }
+`;
+
+/** A complete HTML page with the site navigation. `body` must already be escaped. */
+export function renderPage(title: string, body: string, viewer: Viewer | undefined): string {
+  const account = viewer
+    ? `<span>Signed in as <strong>${escapeHtml(viewer.username)}</strong></span>
+       <form method="post" action="/logout"><button type="submit">Log out</button></form>`
+    : `<a href="/login">Log in</a>`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>${escapeHtml(title)} · Session example</title>
+  <style>${STYLES}</style>
+</head>
+<body>
+  <header>
+    <nav><a href="/">Home</a><a href="/articles/create">Write an article</a><a href="/admin">Admin</a></nav>
+    ${account}
+  </header>
+  <main>
+    <h1>${escapeHtml(title)}</h1>
+    ${body}
+  </main>
+</body>
+</html>`;
+}
