@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+import { hashSessionId, type SessionRecord, type SessionStore } from '@app/session';
+
+/** How to build the store under test, and what its backend can promise. */
+export interface StoreContractSubject {
+  /** Creates a store under a unique key prefix / table name. */
+  create(): Promise<SessionStore>;
+  /** Removes everything the run created (keys, tables) and closes clients. */
+  cleanup?(store: SessionStore): Promise<void>;
+  /** Smallest expiry the backend resolves reliably, in ms (memcached: whole seconds). @default 200 */
+  expiryResolutionMs?: number;
+}
+
+/** A store key as the library makes them: the SHA-256 of a fresh session id. */
+export function newKey(): string {
+  return hashSessionId(randomBytes(32).toString('base64url'));
+}
+
+function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const now = Date.now();
+  return {
+    data: { user: { id: 'alice', roles: ['user'] }, visits: 1 },
+    createdAt: now,
+    touchedAt: now,
+    expiresAt: now + 60_000,
+    ...overrides,
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The conformance suite every SessionStore passes: the contract written down in the library
+ * README, method by method. Call it inside a `describe` of the store's own spec file.
+ */
+export function runStoreContract(subject: StoreContractSubject): void {
+  let store: SessionStore;
+  const resolution = subject.expiryResolutionMs ?? 200;
+
+  beforeAll(async () => {
+    store = await subject.create();
+  });
+
+  afterAll(async () => {
+    await subject.cleanup?.(store);
+  });
+
+  describe('get', () => {
+    it('returns undefined for a key never set', async () => {
+      await expect(store.get(newKey())).resolves.toBeUndefined();
+    });
+
+    it('returns what set stored: data, timestamps and cookie lifetime', async () => {
+      const key = newKey();
+      const stored = record({ cookieMaxAge: 86_400_000 });
+      await expect(store.set(key, stored)).resolves.toBe(true);
+      await expect(store.get(key)).resolves.toEqual(stored);
+    });
+
+    it('returns a detached copy: mutating it does not change the store', async () => {
+      const key = newKey();
+      await store.set(key, record());
+      const first = await store.get(key);
+      (first!.data as Record<string, unknown>).visits = 99;
+      await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 1 } });
+    });
+
+    it('round-trips large and unicode values', async () => {
+      const key = newKey();
+      const data = {
+        text: 'héllo wörld ✓ 日本語 🎉 \u0000 "quotes" \\ backslash',
+        big: 'x'.repeat(100_000),
+        nested: { list: [1, 2.5, null, true, 'a'], deep: { deeper: { deepest: 'ok' } } },
+      };
+      await store.set(key, record({ data }));
+      await expect(store.get(key)).resolves.toMatchObject({ data });
+    });
+  });
+
+  describe('set', () => {
+    it('replaces an existing record', async () => {
+      const key = newKey();
+      await store.set(key, record({ data: { visits: 1 } }));
+      await store.set(key, record({ data: { visits: 2 } }));
+      await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 2 } });
+    });
+
+    it('with onlyIfExists, writes over an existing record and says so', async () => {
+      const key = newKey();
+      await store.set(key, record({ data: { visits: 1 } }));
+      await expect(store.set(key, record({ data: { visits: 2 } }), { onlyIfExists: true })).resolves.toBe(true);
+      await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 2 } });
+    });
+
+    it('with onlyIfExists, never creates a missing record', async () => {
+      const key = newKey();
+      await expect(store.set(key, record(), { onlyIfExists: true })).resolves.toBe(false);
+      await expect(store.get(key)).resolves.toBeUndefined();
+    });
+
+    it('never resurrects a destroyed session (logout raced by a slower write)', async () => {
+      const key = newKey();
+      await store.set(key, record());
+      await store.destroy(key);
+      await expect(store.set(key, record({ data: { visits: 5 } }), { onlyIfExists: true })).resolves.toBe(false);
+      await expect(store.get(key)).resolves.toBeUndefined();
+    });
+
+    it('keeps concurrent writes to different sessions apart', async () => {
+      const keys = Array.from({ length: 20 }, () => newKey());
+      await Promise.all(keys.map((key, index) => store.set(key, record({ data: { index } }))));
+      const loaded = await Promise.all(keys.map((key) => store.get(key)));
+      expect(loaded.map((found) => found?.data.index)).toEqual(keys.map((_, index) => index));
+    });
+  });
+
+  describe('destroy', () => {
+    it('removes the record', async () => {
+      const key = newKey();
+      await store.set(key, record());
+      await store.destroy(key);
+      await expect(store.get(key)).resolves.toBeUndefined();
+    });
+
+    it('accepts a key that does not exist', async () => {
+      await expect(store.destroy(newKey())).resolves.toBeUndefined();
+    });
+
+    it('removes only that record', async () => {
+      const [kept, removed] = [newKey(), newKey()];
+      await store.set(kept, record());
+      await store.set(removed, record());
+      await store.destroy(removed);
+      await expect(store.get(kept)).resolves.toBeDefined();
+    });
+  });
+
+  describe('touch', () => {
+    it('updates the lifetime and leaves the data as it is', async () => {
+      const key = newKey();
+      const original = record({ data: { visits: 1 } });
+      await store.set(key, original);
+      const later = { ...original, data: { visits: 999 }, touchedAt: original.touchedAt + 5_000, expiresAt: original.expiresAt + 5_000 };
+      await store.touch(key, later);
+      await expect(store.get(key)).resolves.toEqual({ ...original, touchedAt: later.touchedAt, expiresAt: later.expiresAt });
+    });
+
+    it('does not create a missing record', async () => {
+      const key = newKey();
+      await store.touch(key, record());
+      await expect(store.get(key)).resolves.toBeUndefined();
+    });
+  });
+
+  describe('expiry', () => {
+    it('forgets a record once expiresAt has passed', async () => {
+      const key = newKey();
+      const lifetime = Math.max(resolution, 200);
+      await store.set(key, record({ expiresAt: Date.now() + lifetime }));
+      await expect(store.get(key)).resolves.toBeDefined();
+      await sleep(lifetime + resolution + 100);
+      await expect(store.get(key)).resolves.toBeUndefined();
+    });
+
+    it('a touch extends the lifetime', async () => {
+      const key = newKey();
+      const lifetime = Math.max(resolution, 200);
+      const stored = record({ expiresAt: Date.now() + lifetime });
+      await store.set(key, stored);
+      await store.touch(key, { ...stored, touchedAt: Date.now(), expiresAt: Date.now() + 60_000 });
+      await sleep(lifetime + resolution + 100);
+      await expect(store.get(key)).resolves.toBeDefined();
+    });
+
+    it('treats a record already past expiresAt as absent', async () => {
+      const key = newKey();
+      await store.set(key, record({ createdAt: Date.now() - 10_000, touchedAt: Date.now() - 10_000, expiresAt: Date.now() - 1 }));
+      await expect(store.get(key)).resolves.toBeUndefined();
+    });
+  });
+}
