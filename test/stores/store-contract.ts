@@ -61,7 +61,7 @@ export function runStoreContract(subject: StoreContractSubject): void {
       const key = newKey();
       await store.set(key, record());
       const first = await store.get(key);
-      (first!.data as Record<string, unknown>).visits = 99;
+      (first!.data).visits = 99;
       await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 1 } });
     });
 

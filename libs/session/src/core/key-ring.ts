@@ -30,7 +30,7 @@ export class KeyRing {
 
   /** The key that signs new cookies. */
   get currentSigningKey(): Buffer {
-    return this.signingKeys[0]!;
+    return this.signingKeys[0];
   }
 }
 

@@ -3,6 +3,7 @@ export const MAX_RETURN_URL_LENGTH = 2048;
 
 // Control characters (C0, DEL, C1) and every kind of whitespace: browsers strip or reinterpret
 // them (`/\t/evil.example` becomes `//evil.example`), so none may appear, raw or encoded.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const FORBIDDEN_CHARACTER = /[\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u3000\ufeff\\]/;
 const PLACEHOLDER_ORIGIN = 'http://return-url.invalid';
 const MAX_DECODE_ROUNDS = 3;

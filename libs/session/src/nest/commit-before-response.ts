@@ -22,8 +22,11 @@ export function commitBeforeResponse(
   manager: SessionManager,
   logger: CommitLogger,
 ): void {
+  // The originals are always called with `.apply(response, ...)`, so detaching them is safe.
+  /* eslint-disable @typescript-eslint/unbound-method */
   const writeHead = response.writeHead as (...args: unknown[]) => ServerResponse;
   const end = response.end as (...args: unknown[]) => ServerResponse;
+  /* eslint-enable @typescript-eslint/unbound-method */
   let cookieDecided = false;
   let ending = false;
 
@@ -34,7 +37,7 @@ export function commitBeforeResponse(
       if (cookie !== undefined) this.appendHeader('Set-Cookie', cookie);
     }
     return writeHead.apply(this, args);
-  } as ServerResponse['writeHead'];
+  };
 
   response.end = function endAfterCommit(this: ServerResponse, ...args: unknown[]) {
     if (ending) return this;
