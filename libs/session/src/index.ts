@@ -9,6 +9,7 @@ export { Public } from './nest/public.decorator';
 export { Roles } from './nest/roles.decorator';
 export { InjectSessionStore } from './nest/inject-session-store.decorator';
 export { LoginRedirectFilter } from './nest/login-redirect.filter';
+export { SessionStoreErrorFilter } from './nest/session-store-error.filter';
 export { LoginRequiredException, SessionStoreUnavailableException } from './nest/session.exceptions';
 export { SessionMiddleware } from './nest/session.middleware';
 export { SESSION_OPTIONS, SESSION_STORE } from './nest/session.constants';

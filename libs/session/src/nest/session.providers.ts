@@ -5,6 +5,7 @@ import { SessionManager } from '../core/session-manager';
 import type { SessionStore } from '../core/session-store';
 import { MemoryStore } from '../stores/memory.store';
 import { LoginRedirectFilter } from './login-redirect.filter';
+import { SessionStoreErrorFilter } from './session-store-error.filter';
 import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
 import { SessionGuard } from './session.guard';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition';
@@ -55,6 +56,11 @@ export const sessionProviders: Provider[] = [
   {
     provide: APP_FILTER,
     useFactory: (adapterHost: HttpAdapterHost) => new LoginRedirectFilter(adapterHost),
+    inject: [HttpAdapterHost],
+  },
+  {
+    provide: APP_FILTER,
+    useFactory: (adapterHost: HttpAdapterHost) => new SessionStoreErrorFilter(adapterHost),
     inject: [HttpAdapterHost],
   },
 ];

@@ -1,0 +1,24 @@
+import { Catch, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { SessionStoreError } from '../core/errors';
+import { SessionStoreUnavailableException } from './session.exceptions';
+
+/**
+ * Answers 503 when a store call made by a handler fails (`session.login()`, `logout()`,
+ * `regenerate()`, `reload()`, `save()`, passport's `req.login()`), the same as when loading or
+ * committing fails: a store outage is never a bare 500. Registered globally by `SessionModule`;
+ * it catches nothing else.
+ */
+@Catch(SessionStoreError)
+export class SessionStoreErrorFilter implements ExceptionFilter<SessionStoreError> {
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
+  catch(exception: SessionStoreError, host: ArgumentsHost): void {
+    const unavailable = new SessionStoreUnavailableException(exception);
+    const response: unknown = host.switchToHttp().getResponse();
+    const { httpAdapter } = this.adapterHost;
+    if (httpAdapter.isHeadersSent(response)) return;
+    httpAdapter.setHeader(response, 'Retry-After', '5');
+    httpAdapter.reply(response, unavailable.getResponse(), unavailable.getStatus());
+  }
+}
