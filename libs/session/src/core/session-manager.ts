@@ -8,6 +8,7 @@ import type { ResolvedSessionOptions } from './session-options';
 import type { SessionRecord, SessionStore } from './session-store';
 import {
   internals,
+  latestSession,
   readSessionData,
   replaceSessionData,
   SessionHandle,
@@ -86,6 +87,7 @@ export class SessionManager implements SessionRuntime {
       cookieMaxAge: record.cookieMaxAge,
       cookieMaxAgeChanged: false,
       secureRequest: request.secure,
+      successor: undefined,
     });
     replaceSessionData(session, record.data ?? {});
     internals(session).persistedJson = JSON.stringify(readSessionData(session));
@@ -97,7 +99,8 @@ export class SessionManager implements SessionRuntime {
    * (or any, with `saveUninitialized`), changed data, or a due touch. An unchanged session costs
    * nothing. A changed session destroyed meanwhile elsewhere is not brought back.
    */
-  async commit(session: SessionHandle): Promise<void> {
+  async commit(handle: SessionHandle): Promise<void> {
+    const session = latestSession(handle);
     const state = internals(session);
     if (state.destroyed) return;
     if (state.isNew && !this.#shouldCreate(session)) return;
@@ -107,7 +110,8 @@ export class SessionManager implements SessionRuntime {
   /**
    * The `Set-Cookie` value the response needs, or undefined when the browser's cookie is right as it is.
    */
-  setCookieHeader(session: SessionHandle): string | undefined {
+  setCookieHeader(handle: SessionHandle): string | undefined {
+    const session = latestSession(handle);
     const state = internals(session);
     const attributes = this.#attributes(state);
     const alive = !state.destroyed && (!state.isNew || this.#shouldCreate(session));
@@ -126,13 +130,21 @@ export class SessionManager implements SessionRuntime {
     );
   }
 
-  /** @internal SessionRuntime: see `session.regenerate()`. */
-  async regenerate(session: SessionHandle): Promise<void> {
+  /** @internal SessionRuntime: see `session.regenerate()` (express-session semantics: a new object). */
+  async regenerate(session: SessionHandle): Promise<SessionHandle> {
     const state = internals(session);
-    if (!state.isNew && !state.destroyed) {
-      const oldKey = state.key;
-      await this.#storeCall('destroy', () => this.store.destroy(oldKey));
-    }
+    await this.#forget(state);
+    const next = this.#fresh(state.requestHadCookie, state.secureRequest);
+    state.successor = next;
+    state.destroyed = true;
+    Object.freeze(session);
+    return next;
+  }
+
+  /** @internal SessionRuntime: a new id for the same object, used by `login()`. */
+  async rotate(session: SessionHandle): Promise<void> {
+    const state = internals(session);
+    await this.#forget(state);
     const now = this.#clock();
     state.id = generateSessionId(this.#random);
     state.key = hashSessionId(state.id);
@@ -150,10 +162,7 @@ export class SessionManager implements SessionRuntime {
   /** @internal SessionRuntime: see `session.destroy()`. */
   async destroy(session: SessionHandle): Promise<void> {
     const state = internals(session);
-    if (!state.isNew && !state.destroyed) {
-      const key = state.key;
-      await this.#storeCall('destroy', () => this.store.destroy(key));
-    }
+    await this.#forget(state);
     state.destroyed = true;
     replaceSessionData(session, {});
   }
@@ -189,6 +198,13 @@ export class SessionManager implements SessionRuntime {
     internals(session).cookieStale = true;
   }
 
+  /** Deletes the session's record, if it has one. */
+  async #forget(state: SessionInternals): Promise<void> {
+    if (state.isNew || state.destroyed) return;
+    const key = state.key;
+    await this.#storeCall('destroy', () => this.store.destroy(key));
+  }
+
   #verifyOne(values: readonly string[]): VerifiedSessionCookie | undefined {
     let found: VerifiedSessionCookie | undefined;
     for (const value of values) {
@@ -219,6 +235,7 @@ export class SessionManager implements SessionRuntime {
       cookieMaxAge: undefined,
       cookieMaxAgeChanged: false,
       secureRequest,
+      successor: undefined,
     });
   }
 
@@ -230,6 +247,7 @@ export class SessionManager implements SessionRuntime {
       path: cookie.path,
       domain: cookie.domain,
       maxAge: cookie.maxAge,
+      secure: cookie.secure,
     });
   }
 

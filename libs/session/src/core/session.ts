@@ -37,7 +37,8 @@ export interface SessionLoginOptions {
  * needs no import of the manager (and tests can supply their own).
  */
 export interface SessionRuntime {
-  regenerate(session: SessionHandle): Promise<void>;
+  regenerate(session: SessionHandle): Promise<SessionHandle>;
+  rotate(session: SessionHandle): Promise<void>;
   destroy(session: SessionHandle): Promise<void>;
   reload(session: SessionHandle): Promise<void>;
   save(session: SessionHandle): Promise<void>;
@@ -66,6 +67,8 @@ export interface SessionInternals {
   cookieMaxAgeChanged: boolean;
   /** The request arrived over HTTPS (for `secure: 'auto'`). */
   secureRequest: boolean;
+  /** The session that replaced this one through `regenerate()`; this one is then frozen. */
+  successor: SessionHandle | undefined;
 }
 
 const internalsOf = new WeakMap<SessionHandle, SessionInternals>();
@@ -82,10 +85,18 @@ export class SessionCookie {
   readonly domain: string | undefined;
   readonly #session: SessionHandle;
   readonly #defaultMaxAge: number | undefined;
+  readonly #secure: boolean | 'auto';
 
   constructor(
     session: SessionHandle,
-    settings: { httpOnly: boolean; sameSite: SameSite; path: string; domain: string | undefined; maxAge: number | undefined },
+    settings: {
+      httpOnly: boolean;
+      sameSite: SameSite;
+      path: string;
+      domain: string | undefined;
+      maxAge: number | undefined;
+      secure: boolean | 'auto';
+    },
   ) {
     this.#session = session;
     this.httpOnly = settings.httpOnly;
@@ -93,27 +104,31 @@ export class SessionCookie {
     this.path = settings.path;
     this.domain = settings.domain;
     this.#defaultMaxAge = settings.maxAge;
+    this.#secure = settings.secure;
   }
 
   /** Cookie lifetime in ms; undefined for a browser-session cookie. */
   get maxAge(): number | undefined {
-    return internalsOf.get(this.#session)?.cookieMaxAge ?? this.#defaultMaxAge;
+    return internalsOf.get(latestSession(this.#session))?.cookieMaxAge ?? this.#defaultMaxAge;
   }
 
   set maxAge(value: number | undefined) {
     if (value !== undefined && (!Number.isFinite(value) || value <= 0)) {
       throw new RangeError('session.cookie.maxAge must be a positive number of milliseconds or undefined');
     }
-    const internals = internalsOf.get(this.#session);
+    // Through a replaced (regenerated) session the setting applies to the live one, not lost.
+    const session = latestSession(this.#session);
+    const internals = internalsOf.get(session);
     if (!internals) return;
     internals.cookieMaxAge = value;
     internals.cookieMaxAgeChanged = true;
-    runtimeOf.get(this.#session)?.cookieChanged(this.#session);
+    runtimeOf.get(session)?.cookieChanged(session);
   }
 
   /** Whether the cookie carries `Secure` on this response. */
   get secure(): boolean {
-    return internalsOf.get(this.#session)?.secureRequest ?? false;
+    if (this.#secure !== 'auto') return this.#secure;
+    return internalsOf.get(latestSession(this.#session))?.secureRequest ?? false;
   }
 
   toJSON(): Record<string, unknown> {
@@ -148,29 +163,35 @@ export class SessionHandle {
     return internals(this).isNew;
   }
 
-  /** Replaces the session by a fresh empty one with a new id; the old one is deleted from the store. */
-  regenerate(callback?: SessionCallback): Promise<void> {
-    return settle(runtime(this).regenerate(this), callback);
+  /**
+   * Replaces the session by a fresh empty one with a new id, as express-session does: the old one
+   * is deleted from the store, `req.session` becomes the new session (also the promise's value),
+   * and this object is frozen with its old data (readable, e.g. by passport's `keepSessionInfo`;
+   * writing to it throws instead of being silently lost). To rotate the id and keep using the same
+   * object, use {@link login}.
+   */
+  regenerate(callback?: SessionCallback): Promise<SessionHandle> {
+    return settle(runtime(this).regenerate(latestSession(this)), callback);
   }
 
   /** Deletes the session from the store now; the response expires the cookie. */
   destroy(callback?: SessionCallback): Promise<void> {
-    return settle(runtime(this).destroy(this), callback);
+    return settle(runtime(this).destroy(latestSession(this)), callback);
   }
 
   /** Re-reads the data from the store, dropping unsaved changes. Rejects if the session is gone. */
   reload(callback?: SessionCallback): Promise<void> {
-    return settle(runtime(this).reload(this), callback);
+    return settle(runtime(this).reload(latestSession(this)), callback);
   }
 
   /** Writes the session to the store now (it is also saved automatically before the response). */
   save(callback?: SessionCallback): Promise<void> {
-    return settle(runtime(this).save(this), callback);
+    return settle(runtime(this).save(latestSession(this)), callback);
   }
 
   /** Marks the session active: its idle deadline is extended when the response is committed. */
   touch(callback?: SessionCallback): Promise<void> {
-    runtime(this).touch(this);
+    runtime(this).touch(latestSession(this));
     return settle(Promise.resolve(), callback);
   }
 
@@ -183,17 +204,19 @@ export class SessionHandle {
     if (user === null || typeof user !== 'object' || user.id === undefined || user.id === null) {
       throw new TypeError('session.login(user) needs a user object with an id');
     }
-    const self = this as unknown as Record<string, unknown>;
-    const kept = (options.keep ?? []).filter((key) => isDataKey(key) && Object.hasOwn(self, key))
-      .map((key) => [key, self[key]] as const);
-    await runtime(this).regenerate(this);
-    for (const [key, value] of kept) self[key] = value;
-    self.user = user;
+    const current = latestSession(this);
+    const data = current as unknown as Record<string, unknown>;
+    const kept = (options.keep ?? []).filter((key) => isDataKey(key) && Object.hasOwn(data, key))
+      .map((key) => [key, data[key]] as const);
+    // Rotated in place: the object a handler holds (`@Session()`) stays the live session.
+    await runtime(this).rotate(current);
+    for (const [key, value] of kept) data[key] = value;
+    data.user = user;
   }
 
   /** Signs the user out: deletes the session from the store and expires the cookie. */
   logout(): Promise<void> {
-    return runtime(this).destroy(this);
+    return runtime(this).destroy(latestSession(this));
   }
 }
 
@@ -222,6 +245,13 @@ export function internals(session: SessionHandle): SessionInternals {
   return found;
 }
 
+/** The live session: `session` itself, or what replaced it through `regenerate()`. */
+export function latestSession(session: SessionHandle): SessionHandle {
+  let current = session;
+  for (let next = internalsOf.get(current)?.successor; next; next = internalsOf.get(current)?.successor) current = next;
+  return current;
+}
+
 function runtime(session: SessionHandle): SessionRuntime {
   const found = runtimeOf.get(session);
   if (!found) throw new SessionError('Not a session created by the session manager', 'SESSION_NOT_LOADED');
@@ -248,12 +278,18 @@ export function replaceSessionData(session: SessionHandle, data: Record<string, 
   }
 }
 
-function settle(promise: Promise<void>, callback: SessionCallback | undefined): Promise<void> {
+function settle<T>(promise: Promise<T>, callback: SessionCallback | undefined): Promise<T> {
   if (!callback) return promise;
   // With a callback the caller handles errors there; the returned promise must then never reject,
   // or the same error would also surface as an unhandled rejection.
   return promise.then(
-    () => callback(),
-    (error: unknown) => callback(error),
+    (value) => {
+      callback();
+      return value;
+    },
+    (error: unknown) => {
+      callback(error);
+      return undefined as T;
+    },
   );
 }

@@ -1,5 +1,5 @@
 import { SessionError } from '../core/errors';
-import type { SessionHandle } from '../core/session';
+import { latestSession, type SessionHandle } from '../core/session';
 import type { SessionManager } from '../core/session-manager';
 
 const MANAGER = Symbol('session manager');
@@ -12,7 +12,17 @@ export interface SessionAwareRequest {
 
 /** Attaches the loaded session (and the manager that owns it) to the request. */
 export function attachSession(request: SessionAwareRequest, session: SessionHandle, manager: SessionManager): void {
-  request.session = session;
+  let assigned: SessionHandle | null | undefined = session;
+  // `req.session` always names the live session: after `regenerate()` (express-session semantics)
+  // it is the replacement, which passport and express-session code read right after the call.
+  Object.defineProperty(request, 'session', {
+    configurable: true,
+    enumerable: true,
+    get: () => (assigned ? latestSession(assigned) : assigned),
+    set: (value: SessionHandle | null | undefined) => {
+      assigned = value;
+    },
+  });
   request[MANAGER] = manager;
 }
 
