@@ -178,9 +178,11 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     problems.push('name: must be a cookie name made of RFC 6265 token characters, e.g. "sid" or "__Host-sid"');
   }
 
-  const cookieInput: SessionCookieOptions = input.cookie ?? {};
-  if (cookieInput === null || typeof cookieInput !== 'object') {
-    problems.push('cookie: must be an object');
+  const rawCookie: unknown = input.cookie === undefined ? {} : input.cookie;
+  const cookieInput: SessionCookieOptions =
+    rawCookie !== null && typeof rawCookie === 'object' && !Array.isArray(rawCookie) ? rawCookie : {};
+  if (cookieInput !== rawCookie) {
+    problems.push('cookie: must be an object of cookie attributes');
   } else {
     for (const key of Object.keys(cookieInput)) {
       if (!KNOWN_COOKIE_OPTIONS.has(key)) {
