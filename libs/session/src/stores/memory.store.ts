@@ -3,8 +3,9 @@ import type { SessionRecord, SessionStore, SessionStoreSetOptions } from '../cor
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Most sessions kept at once. When full, expired sessions are dropped first, then the least
-   * recently written one, so a flood of anonymous sessions cannot exhaust memory.
+   * Most sessions kept at once. When full, expired sessions are swept (at most once a second),
+   * then the least recently written one is evicted, so a flood of new sessions cannot exhaust
+   * memory nor make each insert scan the whole store.
    * @default 100_000
    */
   maxSessions?: number;
