@@ -247,7 +247,7 @@ describe('The session is committed before the response leaves, on every response
       path.check?.(response);
       shouldHaveFinishedWritesBeforeResponse(store, mark, receivedAt);
       const [create] = store.writesSince(mark);
-      expect(create).toMatchObject({ operation: 'set', options: undefined });
+      expect(create).toMatchObject({ operation: 'set', patch: undefined });
 
       const cookie = sessionCookieFrom(response);
       expect(create.key).toBe(storeKeyOf(cookie));
@@ -267,9 +267,9 @@ describe('The session is committed before the response leaves, on every response
       path.check?.(response);
       shouldHaveFinishedWritesBeforeResponse(store, mark, receivedAt);
       expect(store.writesSince(mark)[0]).toMatchObject({
-        operation: 'set',
+        operation: 'update',
         key: storeKeyOf(cookie),
-        options: { onlyIfExists: true },
+        patch: { set: { value }, unset: [] },
       });
       expect(setCookieFor(response)).toBeUndefined();
       await expect(readSession(cookie)).resolves.toEqual({ value });

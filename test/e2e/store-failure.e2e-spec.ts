@@ -186,7 +186,7 @@ describe('A failing session store', () => {
 
     it('answers 503 for a change to an existing session, and the stored data stays as it was', async () => {
       const cookie = await cookieWith('value');
-      store.goDown(['set']);
+      store.goDown(['update']);
 
       const response = await request(server()).post('/write?v=changed').set('Cookie', cookie);
 

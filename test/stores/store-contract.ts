@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hashSessionId, type SessionRecord, type SessionStore } from '@app/session';
+import { hashSessionId, type SessionPatch, type SessionRecord, type SessionStore } from '@app/session';
 
 /** How to build the store under test, and what its backend can promise. */
 export interface StoreContractSubject {
@@ -53,7 +53,7 @@ export function runStoreContract(subject: StoreContractSubject): void {
     it('returns what set stored: data, timestamps and cookie lifetime', async () => {
       const key = newKey();
       const stored = record({ cookieMaxAge: 86_400_000 });
-      await expect(store.set(key, stored)).resolves.toBe(true);
+      await expect(store.set(key, stored)).resolves.toBeUndefined();
       await expect(store.get(key)).resolves.toEqual(stored);
     });
 
@@ -78,32 +78,11 @@ export function runStoreContract(subject: StoreContractSubject): void {
   });
 
   describe('set', () => {
-    it('replaces an existing record', async () => {
+    it('replaces an existing record whole', async () => {
       const key = newKey();
       await store.set(key, record({ data: { visits: 1 } }));
       await store.set(key, record({ data: { visits: 2 } }));
       await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 2 } });
-    });
-
-    it('with onlyIfExists, writes over an existing record and says so', async () => {
-      const key = newKey();
-      await store.set(key, record({ data: { visits: 1 } }));
-      await expect(store.set(key, record({ data: { visits: 2 } }), { onlyIfExists: true })).resolves.toBe(true);
-      await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 2 } });
-    });
-
-    it('with onlyIfExists, never creates a missing record', async () => {
-      const key = newKey();
-      await expect(store.set(key, record(), { onlyIfExists: true })).resolves.toBe(false);
-      await expect(store.get(key)).resolves.toBeUndefined();
-    });
-
-    it('never resurrects a destroyed session (logout raced by a slower write)', async () => {
-      const key = newKey();
-      await store.set(key, record());
-      await store.destroy(key);
-      await expect(store.set(key, record({ data: { visits: 5 } }), { onlyIfExists: true })).resolves.toBe(false);
-      await expect(store.get(key)).resolves.toBeUndefined();
     });
 
     it('keeps concurrent writes to different sessions apart', async () => {
@@ -111,6 +90,80 @@ export function runStoreContract(subject: StoreContractSubject): void {
       await Promise.all(keys.map((key, index) => store.set(key, record({ data: { index } }))));
       const loaded = await Promise.all(keys.map((key) => store.get(key)));
       expect(loaded.map((found) => found?.data.index)).toEqual(keys.map((_, index) => index));
+    });
+  });
+
+  describe('update', () => {
+    const later = (overrides: Partial<SessionPatch> = {}): SessionPatch => ({
+      set: {},
+      unset: [],
+      touchedAt: Date.now() + 1_000,
+      expiresAt: Date.now() + 120_000,
+      ...overrides,
+    });
+
+    it('writes the changed keys, removes the unset ones, keeps the others, and says so', async () => {
+      const key = newKey();
+      const original = record({ data: { a: 1, b: 'keep', c: [1, 2] } });
+      await store.set(key, original);
+      const patch = later({ set: { a: 2, d: { nested: true } }, unset: ['c'] });
+      await expect(store.update(key, patch)).resolves.toBe(true);
+      await expect(store.get(key)).resolves.toEqual({
+        ...original,
+        data: { a: 2, b: 'keep', d: { nested: true } },
+        touchedAt: patch.touchedAt,
+        expiresAt: patch.expiresAt,
+      });
+    });
+
+    it('stores null values and keys that look like paths or SQL literally', async () => {
+      const key = newKey();
+      await store.set(key, record({ data: {} }));
+      const odd = { 'a.b': 1, '$.x': 2, "it's": 3, 'x"y': 4, 'ü ✓': 5, nothing: null, '[0]': 6 };
+      await store.update(key, later({ set: odd }));
+      await expect(store.get(key)).resolves.toMatchObject({ data: odd });
+    });
+
+    it('sets, keeps or removes the per-session cookie lifetime', async () => {
+      const key = newKey();
+      await store.set(key, record({ cookieMaxAge: 1_000 }));
+      await store.update(key, later({ set: { x: 1 } }));
+      await expect(store.get(key)).resolves.toMatchObject({ cookieMaxAge: 1_000 });
+      await store.update(key, later({ cookieMaxAge: 5_000 }));
+      await expect(store.get(key)).resolves.toMatchObject({ cookieMaxAge: 5_000 });
+      await store.update(key, later({ cookieMaxAge: null }));
+      expect((await store.get(key))?.cookieMaxAge).toBeUndefined();
+    });
+
+    it('never creates a missing record', async () => {
+      const key = newKey();
+      await expect(store.update(key, later({ set: { a: 1 } }))).resolves.toBe(false);
+      await expect(store.get(key)).resolves.toBeUndefined();
+    });
+
+    it('never resurrects a destroyed session (logout raced by a slower write)', async () => {
+      const key = newKey();
+      await store.set(key, record());
+      await store.destroy(key);
+      await expect(store.update(key, later({ set: { visits: 5 } }))).resolves.toBe(false);
+      await expect(store.get(key)).resolves.toBeUndefined();
+    });
+
+    it('never resurrects an expired session', async () => {
+      const key = newKey();
+      await store.set(key, record({ createdAt: Date.now() - 10_000, touchedAt: Date.now() - 10_000, expiresAt: Date.now() - 1 }));
+      await expect(store.update(key, later({ set: { visits: 5 } }))).resolves.toBe(false);
+      await expect(store.get(key)).resolves.toBeUndefined();
+    });
+
+    it('loses no key when concurrent writers change different keys of one session', async () => {
+      const key = newKey();
+      await store.set(key, record({ data: { base: true } }));
+      const writers = Array.from({ length: 25 }, (_, index) => store.update(key, later({ set: { [`k${index}`]: index } })));
+      await expect(Promise.all(writers)).resolves.toEqual(writers.map(() => true));
+      const expected: Record<string, unknown> = { base: true };
+      for (let index = 0; index < 25; index++) expected[`k${index}`] = index;
+      await expect(store.get(key)).resolves.toMatchObject({ data: expected });
     });
   });
 

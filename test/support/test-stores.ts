@@ -3,26 +3,29 @@ import type { Response } from 'supertest';
 import {
   hashSessionId,
   MemoryStore,
+  type SessionPatch,
   type SessionRecord,
   type SessionStore,
-  type SessionStoreSetOptions,
 } from '@app/session';
 
 /** Test-only secrets (never used outside tests): at least 32 bytes, as the options require. */
 export const TEST_SECRET = 'test-only-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 
-/** The four operations of the `SessionStore` contract. */
-export type StoreOperation = 'get' | 'set' | 'destroy' | 'touch';
+/** The five operations of the `SessionStore` contract. */
+export type StoreOperation = 'get' | 'set' | 'update' | 'destroy' | 'touch';
 
 /** Operations that change what the store holds. */
-export const WRITE_OPERATIONS: readonly StoreOperation[] = ['set', 'destroy', 'touch'];
-const ALL_OPERATIONS: readonly StoreOperation[] = ['get', 'set', 'destroy', 'touch'];
+export const WRITE_OPERATIONS: readonly StoreOperation[] = ['set', 'update', 'destroy', 'touch'];
+/** Operations that write session data (a new record, or changed keys of an existing one). */
+export const DATA_WRITES: readonly StoreOperation[] = ['set', 'update'];
+const ALL_OPERATIONS: readonly StoreOperation[] = ['get', 'set', 'update', 'destroy', 'touch'];
 
 /** One call a test store received, with `performance.now()` timings. */
 export interface StoreCall {
   readonly operation: StoreOperation;
   readonly key: string;
-  readonly options: SessionStoreSetOptions | undefined;
+  /** The patch of an `update` call. */
+  readonly patch: SessionPatch | undefined;
   readonly startedAt: number;
   /** When the returned promise settled; undefined while it is pending. */
   finishedAt: number | undefined;
@@ -53,8 +56,12 @@ export class SpyStore implements SessionStore {
     return this.perform('get', key, undefined, () => this.inner.get(key));
   }
 
-  set(key: string, record: SessionRecord, options?: SessionStoreSetOptions): Promise<boolean> {
-    return this.perform('set', key, options, () => this.inner.set(key, record, options));
+  set(key: string, record: SessionRecord): Promise<void> {
+    return this.perform('set', key, undefined, () => this.inner.set(key, record));
+  }
+
+  update(key: string, patch: SessionPatch): Promise<boolean> {
+    return this.perform('update', key, patch, () => this.inner.update(key, patch));
   }
 
   destroy(key: string): Promise<void> {
@@ -88,10 +95,10 @@ export class SpyStore implements SessionStore {
   protected async perform<T>(
     operation: StoreOperation,
     key: string,
-    options: SessionStoreSetOptions | undefined,
+    patch: SessionPatch | undefined,
     run: () => Promise<T>,
   ): Promise<T> {
-    const call: StoreCall = { operation, key, options, startedAt: performance.now(), finishedAt: undefined, outcome: 'pending' };
+    const call: StoreCall = { operation, key, patch, startedAt: performance.now(), finishedAt: undefined, outcome: 'pending' };
     this.calls.push(call);
     try {
       const delay = this.delays[operation];
@@ -120,7 +127,7 @@ export class SpyStore implements SessionStore {
  */
 export class SlowStore extends SpyStore {
   constructor(delayMs = 50, inner: SessionStore = new MemoryStore()) {
-    super(inner, { set: delayMs, touch: delayMs, destroy: delayMs });
+    super(inner, { set: delayMs, update: delayMs, touch: delayMs, destroy: delayMs });
   }
 }
 
@@ -142,7 +149,7 @@ export class FailingStore extends SpyStore {
   #passesLeft = 0;
 
   /**
-   * Makes `operations` (all four by default) hang for `hangMs` and then reject. With `after`, that
+   * Makes `operations` (all five by default) hang for `hangMs` and then reject. With `after`, that
    * many calls of those operations still succeed first (to fail a handler's call, not the load).
    */
   goDown(operations: readonly StoreOperation[] = ALL_OPERATIONS, { hangMs = 20, after = 0 } = {}): void {

@@ -7,7 +7,7 @@ import { KeyRing } from './key-ring';
 import { generateSessionId, hashSessionId, type RandomSource } from './session-id';
 import { SessionManager } from './session-manager';
 import { resolveSessionOptions, type SessionOptions } from './session-options';
-import type { SessionRecord, SessionStore, SessionStoreSetOptions } from './session-store';
+import type { SessionRecord, SessionStore, SessionPatch } from './session-store';
 import { latestSession, SessionHandle } from './session';
 
 const SECRET = 'test-only secret: 0123456789abcdef0123456789abcdef';
@@ -45,13 +45,13 @@ function sequentialRandom(): RandomSource {
   };
 }
 
-type StoreMethod = 'get' | 'set' | 'destroy' | 'touch';
+type StoreMethod = 'get' | 'set' | 'update' | 'destroy' | 'touch';
 
 interface StoreCall {
   readonly method: StoreMethod;
   readonly key: string;
   readonly record?: SessionRecord;
-  readonly options?: SessionStoreSetOptions;
+  readonly patch?: SessionPatch;
 }
 
 /** Wraps a store and records every call; any method can be made to reject. */
@@ -74,9 +74,14 @@ class SpyStore implements SessionStore {
     return this.#fail('get') ?? this.inner.get(key);
   }
 
-  set(key: string, record: SessionRecord, options?: SessionStoreSetOptions): Promise<boolean> {
-    this.calls.push({ method: 'set', key, record, ...(options === undefined ? {} : { options }) });
-    return this.#fail('set') ?? this.inner.set(key, record, options);
+  set(key: string, record: SessionRecord): Promise<void> {
+    this.calls.push({ method: 'set', key, record });
+    return this.#fail('set') ?? this.inner.set(key, record);
+  }
+
+  update(key: string, patch: SessionPatch): Promise<boolean> {
+    this.calls.push({ method: 'update', key, patch });
+    return this.#fail('update') ?? this.inner.update(key, patch);
   }
 
   destroy(key: string): Promise<void> {
@@ -220,7 +225,6 @@ describe('SessionManager', () => {
         data(s).cart = ['book'];
       });
       expect(store.methods()).toEqual(['set']);
-      expect(store.calls[0].options).toBeUndefined();
       expect(store.calls[0].record).toEqual({ data: { cart: ['book'] }, createdAt: T0, touchedAt: T0, expiresAt: T0 + 30 * MINUTE });
       expect(await memory.get(hashSessionId(session.id))).toMatchObject({ data: { cart: ['book'] } });
       expect(session.isNew).toBe(false);
@@ -275,20 +279,30 @@ describe('SessionManager', () => {
       expect(setCookie).toBeUndefined();
     });
 
-    it.each<[string, Handler]>([
-      ['a changed value', (s) => void (data(s).cart = ['book', 'pen'])],
-      ['a new key', (s) => void (data(s).theme = 'dark')],
-      ['a removed key', (s) => void delete data(s).cart],
-      ['a nested mutation', (s) => void (data(s).cart as string[]).push('pen')],
-    ])('with %s: written once, only if it still exists, no Set-Cookie', async (_label, handler) => {
+    it.each<[string, Handler, Record<string, unknown>, string[]]>([
+      ['a changed value', (s) => void (data(s).cart = ['book', 'pen']), { cart: ['book', 'pen'] }, []],
+      ['a new key', (s) => void (data(s).theme = 'dark'), { theme: 'dark' }, []],
+      ['a removed key', (s) => void delete data(s).cart, {}, ['cart']],
+      ['a nested mutation', (s) => void (data(s).cart as string[]).push('pen'), { cart: ['book', 'pen'] }, []],
+    ])('with %s: one update of only the changed keys, no Set-Cookie', async (_label, handler, set, unset) => {
       const { request, store, clock, cookie } = await returning();
       clock.advance(SECOND);
       const { session, setCookie } = await request(cookie, handler);
-      expect(store.methods()).toEqual(['get', 'set']);
-      expect(store.calls[1].options).toEqual({ onlyIfExists: true });
-      expect(store.calls[1].record!.data).toEqual(JSON.parse(JSON.stringify(session)));
-      expect(store.calls[1].record!.touchedAt).toBe(T0 + SECOND);
+      expect(store.methods()).toEqual(['get', 'update']);
+      expect(store.calls[1].patch).toMatchObject({ set, unset, touchedAt: T0 + SECOND });
+      expect((await store.inner.get(store.calls[1].key))!.data).toEqual(JSON.parse(JSON.stringify(session)));
       expect(setCookie).toBeUndefined();
+    });
+
+    it('keeps both changes when two concurrent requests change different keys', async () => {
+      const { request, store, cookie } = await returning();
+      const [first, second] = await Promise.all([
+        request(cookie, (s) => void (data(s).theme = 'dark')),
+        request(cookie, (s) => void (data(s).lang = 'fr')),
+      ]);
+      const stored = await store.inner.get(hashSessionId(first.session.id));
+      expect(stored!.data).toMatchObject({ theme: 'dark', lang: 'fr' });
+      expect(second.session.id).toBe(first.session.id);
     });
 
     it('is touched, not rewritten, once touchInterval (one minute by default) has passed', async () => {
@@ -792,8 +806,8 @@ describe('SessionManager', () => {
       const { setCookie } = await h.request(cookieFrom(first.setCookie), (s) => {
         s.cookie.maxAge = HOUR;
       });
-      expect(h.store.methods()).toEqual(['get', 'set']);
-      expect(h.store.calls[1].record!.cookieMaxAge).toBe(HOUR);
+      expect(h.store.methods()).toEqual(['get', 'update']);
+      expect(h.store.calls[1].patch!.cookieMaxAge).toBe(HOUR);
       expect(attributesOf(setCookie).maxAge).toBe(3_600);
     });
   });
@@ -804,12 +818,12 @@ describe('SessionManager', () => {
       const first = await h.request(undefined, (s) => void (data(s).cart = ['book']));
       h.clock.advance(MINUTE);
       await h.request(cookieFrom(first.setCookie)); // touch
-      await h.request(cookieFrom(first.setCookie), (s) => void (data(s).cart = [])); // set
+      await h.request(cookieFrom(first.setCookie), (s) => void (data(s).cart = [])); // update
       const last = await h.request(cookieFrom(first.setCookie), (s) => s.regenerate()); // destroy
 
       const id = first.session.id;
       const used = new Set(h.store.calls.map((call) => call.key));
-      expect(new Set(h.store.methods())).toEqual(new Set(['get', 'set', 'touch', 'destroy']));
+      expect(new Set(h.store.methods())).toEqual(new Set(['get', 'set', 'update', 'touch', 'destroy']));
       expect([...used]).toEqual([hashSessionId(id)]);
       expect(used.has(id)).toBe(false);
       expect(last.session.id).not.toBe(id);
@@ -842,7 +856,7 @@ describe('SessionManager', () => {
 
       it.each<[string, StoreMethod, boolean, Handler]>([
         ['commit() of a new session', 'set', false, (s) => void (data(s).cart = ['x'])],
-        ['commit() of a changed session', 'set', true, (s) => void (data(s).cart = ['x'])],
+        ['commit() of a changed session', 'update', true, (s) => void (data(s).cart = ['x'])],
         ['commit() of a due touch', 'touch', true, () => undefined],
       ])('makes %s reject with SessionStoreError', async (_name, method, existing, handler) => {
         const h = createHarness();
@@ -866,14 +880,14 @@ describe('SessionManager', () => {
         const cookie = await stored(h);
         const session = await h.manager.load({ cookieHeader: cookie, secure: false });
         data(session).cart = ['changed'];
-        h.store.failing.set(name === 'save()' ? 'set' : 'destroy', cause);
+        h.store.failing.set(name === 'save()' ? 'update' : 'destroy', cause);
         await expect(Promise.resolve().then(() => handler(session))).rejects.toBeInstanceOf(SessionStoreError);
       });
     });
 
     it('does not call the store at all for a request without a cookie, so an outage cannot affect it', async () => {
       const h = createHarness();
-      for (const method of ['get', 'set', 'destroy', 'touch'] as const) h.store.failing.set(method, new Error('down'));
+      for (const method of ['get', 'set', 'update', 'destroy', 'touch'] as const) h.store.failing.set(method, new Error('down'));
       const { session, setCookie } = await h.request(undefined);
       expect(session.isNew).toBe(true);
       expect(setCookie).toBeUndefined();
@@ -916,8 +930,8 @@ describe('SessionManager', () => {
       const { cookie } = await seed(h.memory, { data: hostile });
       h.store.reset();
       await h.request(cookie, (s) => void (data(s).cart = ['pen']));
-      expect(h.store.calls[1].record!.data).toEqual({ cart: ['pen'] });
-      expect(Object.keys(h.store.calls[1].record!.data)).toEqual(['cart']);
+      expect(h.store.calls[1]).toMatchObject({ method: 'update', patch: { set: { cart: ['pen'] }, unset: [] } });
+      expect(Object.keys(h.store.calls[1].patch!.set)).toEqual(['cart']);
     });
   });
 

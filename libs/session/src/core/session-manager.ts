@@ -5,7 +5,8 @@ import { computeExpiresAt, createExpiryPolicy, isExpired, isTouchDue, type Expir
 import { KeyRing } from './key-ring';
 import { generateSessionId, hashSessionId, type RandomSource } from './session-id';
 import type { ResolvedSessionOptions } from './session-options';
-import type { SessionRecord, SessionStore } from './session-store';
+import { diffSnapshots, snapshotData, type DataSnapshot } from './session-diff';
+import type { SessionPatch, SessionRecord, SessionStore } from './session-store';
 import {
   internals,
   latestSession,
@@ -78,7 +79,7 @@ export class SessionManager implements SessionRuntime {
       createdAt: record.createdAt,
       touchedAt: record.touchedAt,
       isNew: false,
-      persistedJson: undefined,
+      persisted: undefined,
       destroyed: false,
       requestHadCookie: true,
       // A cookie verified by an older key of the ring is re-issued with the current one.
@@ -90,7 +91,7 @@ export class SessionManager implements SessionRuntime {
       successor: undefined,
     });
     replaceSessionData(session, record.data ?? {});
-    internals(session).persistedJson = JSON.stringify(readSessionData(session));
+    internals(session).persisted = snapshotData(readSessionData(session));
     return session;
   }
 
@@ -151,7 +152,7 @@ export class SessionManager implements SessionRuntime {
     state.createdAt = now;
     state.touchedAt = now;
     state.isNew = true;
-    state.persistedJson = undefined;
+    state.persisted = undefined;
     state.destroyed = false;
     state.cookieStale = true;
     state.touchRequested = false;
@@ -176,7 +177,7 @@ export class SessionManager implements SessionRuntime {
       throw new SessionError('The session no longer exists in the store', 'SESSION_NOT_FOUND');
     }
     replaceSessionData(session, record.data ?? {});
-    state.persistedJson = JSON.stringify(readSessionData(session));
+    state.persisted = snapshotData(readSessionData(session));
     state.touchedAt = record.touchedAt;
     state.cookieMaxAge = record.cookieMaxAge;
   }
@@ -227,7 +228,7 @@ export class SessionManager implements SessionRuntime {
       createdAt: now,
       touchedAt: now,
       isNew: true,
-      persistedJson: undefined,
+      persisted: undefined,
       destroyed: false,
       requestHadCookie,
       cookieStale: true,
@@ -256,27 +257,38 @@ export class SessionManager implements SessionRuntime {
   }
 
   async #persist(session: SessionHandle, state: SessionInternals): Promise<void> {
-    const data = readSessionData(session);
-    const json = JSON.stringify(data);
+    const snapshot = snapshotData(readSessionData(session));
+    const diff = state.persisted && diffSnapshots(state.persisted, snapshot);
+    const dataChanged = !diff || diff.changed.length > 0 || diff.removed.length > 0;
     const now = this.#clock();
-    const changed = state.isNew || json !== state.persistedJson || state.cookieMaxAgeChanged;
-    if (!changed && !state.touchRequested && !isTouchDue(state, now, this.#policy)) return;
-
-    const record: SessionRecord = {
-      // Stores get a detached copy: later mutations of the session must not leak into the store
-      // (a memory store would otherwise see them without a save).
-      data: JSON.parse(json) as Record<string, unknown>,
-      createdAt: state.createdAt,
-      touchedAt: now,
-      expiresAt: computeExpiresAt({ createdAt: state.createdAt, touchedAt: now }, this.#policy),
-      ...(state.cookieMaxAge === undefined ? {} : { cookieMaxAge: state.cookieMaxAge }),
-    };
+    if (!state.isNew && !dataChanged && !state.cookieMaxAgeChanged && !state.touchRequested && !isTouchDue(state, now, this.#policy)) {
+      return;
+    }
+    const touchedAt = now;
+    const expiresAt = computeExpiresAt({ createdAt: state.createdAt, touchedAt }, this.#policy);
     const key = state.key;
-    if (state.isNew) {
+
+    if (state.isNew || !diff) {
+      // Stores get detached values: later mutations of the session must not leak into the store
+      // (a memory store would otherwise see them without a save).
+      const record: SessionRecord = {
+        data: parseSnapshot(snapshot, [...snapshot.keys()]),
+        createdAt: state.createdAt,
+        touchedAt,
+        expiresAt,
+        ...(state.cookieMaxAge === undefined ? {} : { cookieMaxAge: state.cookieMaxAge }),
+      };
       await this.#storeCall('set', () => this.store.set(key, record));
       state.isNew = false;
-    } else if (changed) {
-      const written = await this.#storeCall('set', () => this.store.set(key, record, { onlyIfExists: true }));
+    } else if (dataChanged || state.cookieMaxAgeChanged) {
+      const patch: SessionPatch = {
+        set: parseSnapshot(snapshot, diff.changed),
+        unset: diff.removed,
+        touchedAt,
+        expiresAt,
+        ...(state.cookieMaxAgeChanged ? { cookieMaxAge: state.cookieMaxAge ?? null } : {}),
+      };
+      const written = await this.#storeCall('update', () => this.store.update(key, patch));
       if (!written) {
         // Destroyed meanwhile (logout in another tab, revocation): stay dead, expire the cookie.
         state.destroyed = true;
@@ -284,12 +296,13 @@ export class SessionManager implements SessionRuntime {
         return;
       }
     } else {
-      await this.#storeCall('touch', () => this.store.touch(key, record));
+      const lifetime: SessionRecord = { data: {}, createdAt: state.createdAt, touchedAt, expiresAt };
+      await this.#storeCall('touch', () => this.store.touch(key, lifetime));
       // A persistent cookie follows the server-side lifetime it was just extended to.
       if (state.cookieMaxAge !== undefined || this.options.cookie.maxAge !== undefined) state.cookieStale = true;
     }
-    state.persistedJson = json;
-    state.touchedAt = now;
+    state.persisted = snapshot;
+    state.touchedAt = touchedAt;
     state.touchRequested = false;
     state.cookieMaxAgeChanged = false;
   }
@@ -313,4 +326,10 @@ export class SessionManager implements SessionRuntime {
       throw toSessionStoreError(operation, error);
     }
   }
+}
+
+function parseSnapshot(snapshot: DataSnapshot, keys: readonly string[]): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const key of keys) values[key] = JSON.parse(snapshot.get(key)!) as unknown;
+  return values;
 }

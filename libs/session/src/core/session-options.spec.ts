@@ -7,7 +7,8 @@ const OTHER_SECRET = 'test-only other secret: fedcba9876543210fedcba98765';
 
 const validStore: SessionStore = {
   get: () => Promise.resolve(undefined),
-  set: () => Promise.resolve(true),
+  set: () => Promise.resolve(),
+  update: () => Promise.resolve(true),
   destroy: () => Promise.resolve(),
   touch: () => Promise.resolve(),
 };
@@ -161,10 +162,10 @@ describe('resolveSessionOptions', () => {
       ['rolling not boolean', { secret: SECRET, rolling: 'true' }, 'rolling: must be true or false (got "true")'],
       ['saveUninitialized not boolean', { secret: SECRET, saveUninitialized: null }, 'saveUninitialized: must be true or false (got null)'],
       // store
-      ['store missing every method', { secret: SECRET, store: {} }, 'store: must implement the SessionStore contract (missing get, set, destroy, touch)'],
-      ['store missing touch', { secret: SECRET, store: { get: validStore.get, set: validStore.set, destroy: validStore.destroy } }, 'store: must implement the SessionStore contract (missing touch)'],
+      ['store missing every method', { secret: SECRET, store: {} }, 'store: must implement the SessionStore contract (missing get, set, update, destroy, touch)'],
+      ['store missing touch', { secret: SECRET, store: { get: validStore.get, set: validStore.set, update: validStore.update, destroy: validStore.destroy } }, 'store: must implement the SessionStore contract (missing touch)'],
       ['store with a non-function method', { secret: SECRET, store: { ...validStore, get: 'redis://localhost' } }, 'store: must implement the SessionStore contract (missing get)'],
-      ['store null', { secret: SECRET, store: null }, 'store: must implement the SessionStore contract (missing get, set, destroy, touch)'],
+      ['store null', { secret: SECRET, store: null }, 'store: must implement the SessionStore contract (missing get, set, update, destroy, touch)'],
       // unknown options
       ['a top-level typo', { secret: SECRET, idleTimout: 60_000 }, 'idleTimout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, store, guard, loginPath)'],
       ['an express-session option', { secret: SECRET, resave: false }, 'resave: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, store, guard, loginPath)'],
@@ -211,7 +212,7 @@ describe('resolveSessionOptions', () => {
         "cookie.sameSite: 'none' requires cookie.secure: true (browsers reject SameSite=None without Secure)",
         'idleTimeout: is in milliseconds; 30 ms is under a second (did you mean seconds?)',
         'absoluteTimeout: is in milliseconds; 60 ms is under a second (did you mean seconds?)',
-        'store: must implement the SessionStore contract (missing set, destroy, touch)',
+        'store: must implement the SessionStore contract (missing set, update, destroy, touch)',
         `guard: must be 'global' or 'none' (got "sometimes")`,
         'loginPath: must be a same-origin path such as "/login"',
       ]);

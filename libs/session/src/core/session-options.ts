@@ -233,7 +233,7 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
 
   const store = input.store;
   if (store !== undefined) {
-    const missing = (['get', 'set', 'destroy', 'touch'] as const).filter(
+    const missing = (['get', 'set', 'update', 'destroy', 'touch'] as const).filter(
       (method) => typeof (store as unknown as Record<string, unknown> | null)?.[method] !== 'function',
     );
     if (missing.length > 0) {

@@ -19,14 +19,22 @@ export interface SessionRecord {
   readonly cookieMaxAge?: number;
 }
 
-/** Options of {@link SessionStore.set}. */
-export interface SessionStoreSetOptions {
-  /**
-   * When true, the store must write only if a record already exists under the key, and report
-   * whether it did. This is how a session destroyed meanwhile (logout in another tab) is never
-   * brought back to life by a slower request that changed it.
-   */
-  readonly onlyIfExists?: boolean;
+/**
+ * The changes one request made to an existing session, key by key, with its new lifetime.
+ * Applying only these (not the whole record) is what lets two concurrent requests that changed
+ * different keys of one session both keep their change.
+ */
+export interface SessionPatch {
+  /** Data keys written, with their new JSON-serializable values. */
+  readonly set: Readonly<Record<string, unknown>>;
+  /** Data keys deleted. */
+  readonly unset: readonly string[];
+  /** Last activity, in ms since the epoch. */
+  readonly touchedAt: number;
+  /** When the store may forget the record, in ms since the epoch. */
+  readonly expiresAt: number;
+  /** New per-session cookie lifetime (ms); `null` removes it; absent leaves it as it is. */
+  readonly cookieMaxAge?: number | null;
 }
 
 /**
@@ -37,11 +45,16 @@ export interface SessionStoreSetOptions {
 export interface SessionStore {
   /** The live record under `key`, or undefined when absent or past `expiresAt`. */
   get(key: string): Promise<SessionRecord | undefined>;
+  /** Creates or replaces the whole record under `key` (new sessions). */
+  set(key: string, record: SessionRecord): Promise<void>;
   /**
-   * Creates or replaces the record under `key`. Returns true when written; false only when
-   * `onlyIfExists` was set and no record existed.
+   * Applies `patch` to the existing record under `key`, atomically with respect to other updates
+   * of the same key: keys in `patch.set` are written, keys in `patch.unset` removed, every other
+   * key is left as it is, and the lifetime is replaced. Resolves false, writing nothing, when no
+   * live record exists: a session destroyed meanwhile (logout in another tab) is never brought
+   * back by a slower request.
    */
-  set(key: string, record: SessionRecord, options?: SessionStoreSetOptions): Promise<boolean>;
+  update(key: string, patch: SessionPatch): Promise<boolean>;
   /** Removes the record under `key`; removing an absent key is not an error. */
   destroy(key: string): Promise<void>;
   /**

@@ -26,7 +26,7 @@ function newInternals(overrides: Partial<SessionInternals> = {}): SessionInterna
     createdAt: T0,
     touchedAt: T0,
     isNew: false,
-    persistedJson: undefined,
+    persisted: undefined,
     destroyed: false,
     requestHadCookie: true,
     cookieStale: false,

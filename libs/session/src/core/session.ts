@@ -1,4 +1,5 @@
 import { SessionError } from './errors';
+import type { DataSnapshot } from './session-diff';
 import type { SameSite } from './session-options';
 
 /** Node-style callback accepted by every asynchronous session method, as in express-session. */
@@ -54,8 +55,8 @@ export interface SessionInternals {
   touchedAt: number;
   /** Not yet in the store. */
   isNew: boolean;
-  /** JSON of the data as last read from or written to the store (change detection). */
-  persistedJson: string | undefined;
+  /** Each data key's JSON as last read from or written to the store (change detection). */
+  persisted: DataSnapshot | undefined;
   destroyed: boolean;
   /** The request carried a cookie with our name (valid or not): a dead one must be expired. */
   requestHadCookie: boolean;

@@ -1,4 +1,4 @@
-import type { SessionRecord, SessionStore, SessionStoreSetOptions } from '../core/session-store';
+import type { SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -70,10 +70,8 @@ export class MemoryStore implements SessionStore {
     });
   }
 
-  set(key: string, record: SessionRecord, options: SessionStoreSetOptions = {}): Promise<boolean> {
-    const exists = this.#live(key) !== undefined;
-    if (options.onlyIfExists && !exists) return Promise.resolve(false);
-    if (exists) {
+  set(key: string, record: SessionRecord): Promise<void> {
+    if (this.#live(key)) {
       this.#entries.delete(key); // re-inserted below: Map order is then least recently written first
     } else if (this.#entries.size >= this.#maxSessions) {
       this.#makeRoom();
@@ -84,6 +82,27 @@ export class MemoryStore implements SessionStore {
       touchedAt: record.touchedAt,
       expiresAt: record.expiresAt,
       cookieMaxAge: record.cookieMaxAge,
+    });
+    return Promise.resolve();
+  }
+
+  update(key: string, patch: SessionPatch): Promise<boolean> {
+    const entry = this.#live(key);
+    if (!entry) return Promise.resolve(false);
+    // Synchronous read-merge-write: nothing else runs in between on this event loop, so the
+    // update is atomic with respect to any other request.
+    const data = JSON.parse(entry.dataJson) as Record<string, unknown>;
+    for (const name of patch.unset) delete data[name];
+    for (const [name, value] of Object.entries(patch.set)) {
+      Object.defineProperty(data, name, { value, writable: true, enumerable: true, configurable: true });
+    }
+    this.#entries.delete(key);
+    this.#entries.set(key, {
+      dataJson: JSON.stringify(data),
+      createdAt: entry.createdAt,
+      touchedAt: patch.touchedAt,
+      expiresAt: patch.expiresAt,
+      cookieMaxAge: patch.cookieMaxAge === undefined ? entry.cookieMaxAge : (patch.cookieMaxAge ?? undefined),
     });
     return Promise.resolve(true);
   }
