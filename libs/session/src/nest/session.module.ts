@@ -4,7 +4,7 @@ import type { SessionStore } from '../core/session-store';
 import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
 import { SessionMiddleware } from './session.middleware';
 import { ConfigurableSessionModule } from './session.module-definition';
-import { OWNED_STORE, sessionProviders } from './session.providers';
+import { sessionProviders } from './session.providers';
 
 /**
  * Server-side sessions for Nest. Register once in the application module:
@@ -21,7 +21,7 @@ import { OWNED_STORE, sessionProviders } from './session.providers';
   exports: [SESSION_OPTIONS, SESSION_STORE, SessionManager],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule, OnModuleDestroy {
-  constructor(@Inject(SESSION_STORE) private readonly store: SessionStore & { [OWNED_STORE]?: true }) {
+  constructor(@Inject(SESSION_STORE) private readonly store: SessionStore) {
     super();
   }
 
@@ -29,8 +29,11 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     consumer.apply(SessionMiddleware).forRoutes('{*splat}');
   }
 
-  /** Closes the store only if the module created it; a store the application passed stays the application's. */
+  /**
+   * Calls the store's `close()`, which by contract releases only what the store created itself
+   * (a cleanup timer); the clients an application passed to a store stay the application's.
+   */
   async onModuleDestroy(): Promise<void> {
-    if (this.store[OWNED_STORE]) await this.store.close?.();
+    await this.store.close?.();
   }
 }

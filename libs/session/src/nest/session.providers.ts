@@ -10,11 +10,6 @@ import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
 import { SessionGuard } from './session.guard';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition';
 
-/** Marks a store the module created itself (and so must close), as opposed to one the user passed. */
-export const OWNED_STORE = Symbol('owned session store');
-
-type OwnedStore = SessionStore & { [OWNED_STORE]?: true };
-
 /**
  * The module's providers, all derived from what the user passed: options resolved and validated
  * once at boot (for `forRoot` and `forRootAsync` alike), then the store, then the manager.
@@ -34,9 +29,7 @@ export const sessionProviders: Provider[] = [
     useFactory: (options: ResolvedSessionOptions): SessionStore => {
       if (options.store) return options.store;
       const logger = new Logger('SessionModule');
-      const store: OwnedStore = new MemoryStore({ warn: (message) => logger.warn(message) });
-      store[OWNED_STORE] = true;
-      return store;
+      return new MemoryStore({ warn: (message) => logger.warn(message) });
     },
     inject: [SESSION_OPTIONS],
   },

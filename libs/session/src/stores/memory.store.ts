@@ -127,8 +127,9 @@ export class MemoryStore implements SessionStore {
     return Promise.resolve();
   }
 
+  /** Nothing to release: the data stays until the store is garbage-collected or `clear()`ed. */
   close(): Promise<void> {
-    return this.clear();
+    return Promise.resolve();
   }
 
   #live(key: string): Entry | undefined {
