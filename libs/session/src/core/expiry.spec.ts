@@ -80,3 +80,21 @@ describe('isTouchDue', () => {
     expect(isTouchDue({ createdAt: T0, touchedAt }, now, policy)).toBe(expected);
   });
 });
+
+describe('isExpired with timestamps that are not finite numbers', () => {
+  const policy = createExpiryPolicy(30 * MINUTE, 12 * 60 * MINUTE);
+  const now = T0 + MINUTE;
+
+  // A BIGINT column comes back from pg as a string: `"…" + 1800000` would concatenate, and the
+  // "deadline" would never pass. Such a record must read as expired, not as immortal.
+  it.each<[string, unknown, unknown]>([
+    ['createdAt as a string', String(T0 - 30 * 24 * 60 * MINUTE), T0],
+    ['touchedAt as a string', T0, String(T0 - 30 * 24 * 60 * MINUTE)],
+    ['createdAt NaN', Number.NaN, T0],
+    ['touchedAt Infinity', T0, Number.POSITIVE_INFINITY],
+    ['createdAt null', null, T0],
+    ['touchedAt undefined', T0, undefined],
+  ])('%s is expired', (_label, createdAt, touchedAt) => {
+    expect(isExpired({ createdAt, touchedAt } as { createdAt: number; touchedAt: number }, now, policy)).toBe(true);
+  });
+});

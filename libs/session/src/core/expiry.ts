@@ -40,9 +40,13 @@ export function computeExpiresAt(timestamps: SessionTimestamps, policy: ExpiryPo
 
 /**
  * True when the session is past its idle or absolute deadline. Timestamps from the future (clock
- * skew between instances, or a tampered record) are treated as expired rather than trusted.
+ * skew between instances, or a tampered record) and timestamps that are not finite numbers are
+ * treated as expired rather than trusted.
  */
 export function isExpired(timestamps: SessionTimestamps, now: number, policy: ExpiryPolicy): boolean {
+  // A store that hands back strings (a BIGINT column) or garbage must not switch expiry off:
+  // `"1700000000000" + 1800000` is a string concatenation, not a deadline.
+  if (!Number.isFinite(timestamps.createdAt) || !Number.isFinite(timestamps.touchedAt)) return true;
   if (timestamps.createdAt > now + policy.touchInterval || timestamps.touchedAt > now + policy.touchInterval) {
     return true;
   }

@@ -650,7 +650,10 @@ describe('SessionManager', () => {
 
       const { session, setCookie } = await h.request(cookieFrom(first.setCookie), async (s) => {
         await s.destroy();
-        data(s).afterDestroy = true; // must not be stored
+        // A write to a destroyed session throws instead of silently vanishing.
+        expect(() => {
+          data(s).afterDestroy = true;
+        }).toThrow(TypeError);
       });
       expect(h.store.methods()).toEqual(['get', 'destroy']);
       expect(h.store.calls[1].key).toBe(hashSessionId(first.session.id));

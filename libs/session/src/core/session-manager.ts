@@ -1,6 +1,6 @@
 import { signSessionId, verifySessionCookie, type VerifiedSessionCookie } from './cookie-signer';
 import { readCookieValues } from './cookie-header';
-import { SessionError, toSessionStoreError } from './errors';
+import { SessionError, SessionStoreError, toSessionStoreError } from './errors';
 import { computeExpiresAt, createExpiryPolicy, isExpired, isTouchDue, type ExpiryPolicy } from './expiry';
 import { KeyRing } from './key-ring';
 import { generateSessionId, hashSessionId, type RandomSource } from './session-id';
@@ -33,6 +33,12 @@ export interface SessionManagerDependencies {
   readonly clock?: () => number;
   /** CSPRNG bytes. @default crypto.randomBytes */
   readonly random?: RandomSource;
+  /**
+   * Maps a store failure met by a session method the handler called (`login()`, `save()`, ...)
+   * to the error the handler sees. The Nest module maps it to a 503 HttpException.
+   * @default the SessionStoreError itself
+   */
+  readonly toHandlerError?: (error: SessionStoreError) => unknown;
 }
 
 /**
@@ -47,6 +53,7 @@ export class SessionManager implements SessionRuntime {
   readonly #policy: ExpiryPolicy;
   readonly #clock: () => number;
   readonly #random: RandomSource | undefined;
+  readonly #toHandlerError: (error: SessionStoreError) => unknown;
 
   constructor(options: ResolvedSessionOptions, dependencies: SessionManagerDependencies) {
     this.options = options;
@@ -55,6 +62,7 @@ export class SessionManager implements SessionRuntime {
     this.#policy = createExpiryPolicy(options.idleTimeout, options.absoluteTimeout);
     this.#clock = dependencies.clock ?? Date.now;
     this.#random = dependencies.random;
+    this.#toHandlerError = dependencies.toHandlerError ?? ((error) => error);
   }
 
   /**
@@ -89,6 +97,7 @@ export class SessionManager implements SessionRuntime {
       cookieMaxAgeChanged: false,
       secureRequest: request.secure,
       successor: undefined,
+      failed: false,
     });
     replaceSessionData(session, record.data ?? {});
     internals(session).persisted = snapshotData(readSessionData(session));
@@ -103,6 +112,11 @@ export class SessionManager implements SessionRuntime {
   async commit(handle: SessionHandle): Promise<void> {
     const session = latestSession(handle);
     const state = internals(session);
+    if (state.failed) {
+      // A store call made by the handler failed: what the session holds now may be half-applied,
+      // so nothing is saved and the response must not report success (the adapter answers 503).
+      throw new SessionStoreError('An earlier session store operation of this request failed; the session was not saved');
+    }
     if (state.destroyed) return;
     if (state.isNew && !this.#shouldCreate(session)) return;
     await this.#persist(session, state);
@@ -132,61 +146,71 @@ export class SessionManager implements SessionRuntime {
   }
 
   /** @internal SessionRuntime: see `session.regenerate()` (express-session semantics: a new object). */
-  async regenerate(session: SessionHandle): Promise<SessionHandle> {
-    const state = internals(session);
-    await this.#forget(state);
-    const next = this.#fresh(state.requestHadCookie, state.secureRequest);
-    state.successor = next;
-    state.destroyed = true;
-    Object.freeze(session);
-    return next;
+  regenerate(session: SessionHandle): Promise<SessionHandle> {
+    return this.#forHandler(session, async (state) => {
+      await this.#forget(state);
+      return this.#replace(session, state);
+    });
   }
 
-  /** @internal SessionRuntime: a new id for the same object, used by `login()`. */
-  async rotate(session: SessionHandle): Promise<void> {
-    const state = internals(session);
-    await this.#forget(state);
-    const now = this.#clock();
-    state.id = generateSessionId(this.#random);
-    state.key = hashSessionId(state.id);
-    state.createdAt = now;
-    state.touchedAt = now;
-    state.isNew = true;
-    state.persisted = undefined;
-    state.destroyed = false;
-    state.cookieStale = true;
-    state.touchRequested = false;
-    state.cookieMaxAgeChanged = state.cookieMaxAge !== undefined;
-    replaceSessionData(session, {});
+  /**
+   * @internal SessionRuntime: a new id for the same object, used by `login()`. A session already
+   * destroyed in this request (frozen) is replaced instead; resolves with the live session.
+   */
+  rotate(session: SessionHandle): Promise<SessionHandle> {
+    return this.#forHandler(session, async (state) => {
+      if (state.destroyed) return this.#replace(session, state);
+      await this.#forget(state);
+      const now = this.#clock();
+      state.id = generateSessionId(this.#random);
+      state.key = hashSessionId(state.id);
+      state.createdAt = now;
+      state.touchedAt = now;
+      state.isNew = true;
+      state.persisted = undefined;
+      state.cookieStale = true;
+      state.touchRequested = false;
+      state.cookieMaxAgeChanged = state.cookieMaxAge !== undefined;
+      replaceSessionData(session, {});
+      return session;
+    });
   }
 
-  /** @internal SessionRuntime: see `session.destroy()`. */
-  async destroy(session: SessionHandle): Promise<void> {
-    const state = internals(session);
-    await this.#forget(state);
-    state.destroyed = true;
-    replaceSessionData(session, {});
+  /**
+   * @internal SessionRuntime: see `session.destroy()`. The object is then frozen: a write to a
+   * destroyed session throws instead of vanishing (use `regenerate()` to start a new one).
+   */
+  destroy(session: SessionHandle): Promise<void> {
+    return this.#forHandler(session, async (state) => {
+      if (state.destroyed) return;
+      await this.#forget(state);
+      state.destroyed = true;
+      replaceSessionData(session, {});
+      Object.freeze(session);
+    });
   }
 
   /** @internal SessionRuntime: see `session.reload()`. */
-  async reload(session: SessionHandle): Promise<void> {
-    const state = internals(session);
-    const key = state.key;
-    const record = state.isNew || state.destroyed ? undefined : await this.#storeCall('get', () => this.store.get(key));
-    if (!record || isExpired(record, this.#clock(), this.#policy)) {
-      throw new SessionError('The session no longer exists in the store', 'SESSION_NOT_FOUND');
-    }
-    replaceSessionData(session, record.data ?? {});
-    state.persisted = snapshotData(readSessionData(session));
-    state.touchedAt = record.touchedAt;
-    state.cookieMaxAge = record.cookieMaxAge;
+  reload(session: SessionHandle): Promise<void> {
+    return this.#forHandler(session, async (state) => {
+      const key = state.key;
+      const record = state.isNew || state.destroyed ? undefined : await this.#storeCall('get', () => this.store.get(key));
+      if (!record || isExpired(record, this.#clock(), this.#policy)) {
+        throw new SessionError('The session no longer exists in the store', 'SESSION_NOT_FOUND');
+      }
+      replaceSessionData(session, record.data ?? {});
+      state.persisted = snapshotData(readSessionData(session));
+      state.touchedAt = record.touchedAt;
+      state.cookieMaxAge = record.cookieMaxAge;
+    });
   }
 
   /** @internal SessionRuntime: see `session.save()`. An explicit save stores even an empty session. */
-  async save(session: SessionHandle): Promise<void> {
-    const state = internals(session);
-    if (state.destroyed) return;
-    await this.#persist(session, state);
+  save(session: SessionHandle): Promise<void> {
+    return this.#forHandler(session, async (state) => {
+      if (state.destroyed) return;
+      await this.#persist(session, state);
+    });
   }
 
   /** @internal SessionRuntime: see `session.touch()`. */
@@ -219,6 +243,31 @@ export class SessionManager implements SessionRuntime {
     return found;
   }
 
+  /** Replaces a session by a fresh one (`req.session` follows); the old object is frozen. */
+  #replace(session: SessionHandle, state: SessionInternals): SessionHandle {
+    const next = this.#fresh(state.requestHadCookie, state.secureRequest);
+    state.successor = next;
+    state.destroyed = true;
+    if (!Object.isFrozen(session)) Object.freeze(session);
+    return next;
+  }
+
+  /**
+   * Runs a store operation a handler asked for. A store failure marks the session failed (it will
+   * not be committed) and is reported through `toHandlerError`, so the HTTP layer can turn it into
+   * an error its filters understand (a 503) even under an application-wide catch-all filter.
+   */
+  async #forHandler<T>(session: SessionHandle, run: (state: SessionInternals) => Promise<T>): Promise<T> {
+    const state = internals(session);
+    try {
+      return await run(state);
+    } catch (error) {
+      if (!(error instanceof SessionStoreError)) throw error;
+      state.failed = true;
+      throw this.#toHandlerError(error);
+    }
+  }
+
   #fresh(requestHadCookie: boolean, secureRequest: boolean): SessionHandle {
     const now = this.#clock();
     const id = generateSessionId(this.#random);
@@ -237,6 +286,7 @@ export class SessionManager implements SessionRuntime {
       cookieMaxAgeChanged: false,
       secureRequest,
       successor: undefined,
+      failed: false,
     });
   }
 

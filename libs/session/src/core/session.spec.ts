@@ -35,6 +35,7 @@ function newInternals(overrides: Partial<SessionInternals> = {}): SessionInterna
     cookieMaxAgeChanged: false,
     secureRequest: false,
     successor: undefined,
+    failed: false,
     ...overrides,
   };
 }
@@ -49,7 +50,8 @@ function fakeRuntime(failure?: unknown) {
   const runtime = {
     save: jest.fn<Promise<void>, [SessionHandle]>(outcome(undefined)),
     regenerate: jest.fn<Promise<SessionHandle>, [SessionHandle]>(outcome(REPLACEMENT)),
-    rotate: jest.fn<Promise<void>, [SessionHandle]>(outcome(undefined)),
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a runtime may reject with anything
+    rotate: jest.fn<Promise<SessionHandle>, [SessionHandle]>((session) => (failure === undefined ? Promise.resolve(session) : Promise.reject(failure))),
     destroy: jest.fn<Promise<void>, [SessionHandle]>(outcome(undefined)),
     reload: jest.fn<Promise<void>, [SessionHandle]>(outcome(undefined)),
     touch: jest.fn<void, [SessionHandle]>(),

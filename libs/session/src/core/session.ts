@@ -39,7 +39,7 @@ export interface SessionLoginOptions {
  */
 export interface SessionRuntime {
   regenerate(session: SessionHandle): Promise<SessionHandle>;
-  rotate(session: SessionHandle): Promise<void>;
+  rotate(session: SessionHandle): Promise<SessionHandle>;
   destroy(session: SessionHandle): Promise<void>;
   reload(session: SessionHandle): Promise<void>;
   save(session: SessionHandle): Promise<void>;
@@ -70,6 +70,8 @@ export interface SessionInternals {
   secureRequest: boolean;
   /** The session that replaced this one through `regenerate()`; this one is then frozen. */
   successor: SessionHandle | undefined;
+  /** A store operation the handler asked for failed: the session must not be committed. */
+  failed: boolean;
 }
 
 const internalsOf = new WeakMap<SessionHandle, SessionInternals>();
@@ -209,13 +211,17 @@ export class SessionHandle {
     const data = current as unknown as Record<string, unknown>;
     const kept = (options.keep ?? []).filter((key) => isDataKey(key) && Object.hasOwn(data, key))
       .map((key) => [key, data[key]] as const);
-    // Rotated in place: the object a handler holds (`@Session()`) stays the live session.
-    await runtime(this).rotate(current);
-    for (const [key, value] of kept) data[key] = value;
-    data.user = user;
+    // Rotated in place: the object a handler holds (`@Session()`) stays the live session (unless
+    // it was destroyed earlier in this request; the replacement is then `req.session`).
+    const live = (await runtime(this).rotate(current)) as unknown as Record<string, unknown>;
+    for (const [key, value] of kept) live[key] = value;
+    live.user = user;
   }
 
-  /** Signs the user out: deletes the session from the store and expires the cookie. */
+  /**
+   * Signs the user out: deletes the session from the store and expires the cookie. The object is
+   * then frozen (a later write throws rather than being lost); `regenerate()` starts a new session.
+   */
   logout(): Promise<void> {
     return runtime(this).destroy(latestSession(this));
   }

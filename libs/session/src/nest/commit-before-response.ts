@@ -34,7 +34,7 @@ export function commitBeforeResponse(
     if (!cookieDecided) {
       cookieDecided = true;
       const cookie = manager.setCookieHeader(session);
-      if (cookie !== undefined) this.appendHeader('Set-Cookie', cookie);
+      if (cookie !== undefined) addSetCookie(this, args, cookie);
     }
     return writeHead.apply(this, args);
   };
@@ -42,15 +42,57 @@ export function commitBeforeResponse(
   response.end = function endAfterCommit(this: ServerResponse, ...args: unknown[]) {
     if (ending) return this;
     ending = true;
+    // From the application's point of view the response is finished: an exception filter that
+    // runs while the commit is pending must see it as sent, not write a second status and headers
+    // over the first response (Nest checks `headersSent`).
+    Object.defineProperty(response, 'headersSent', { configurable: true, get: () => true });
+    const finish = (): void => {
+      delete (response as { headersSent?: boolean }).headersSent;
+    };
     manager.commit(session).then(
-      () => end.apply(response, args),
+      () => {
+        finish();
+        try {
+          end.apply(response, args);
+        } catch (error) {
+          // e.g. res.end(123): without the hook Node would have thrown synchronously (a 500).
+          logger.error(`Ending the response failed: ${error instanceof Error ? error.message : String(error)}`);
+          response.destroy(error instanceof Error ? error : undefined);
+        }
+      },
       (error: unknown) => {
+        finish();
         cookieDecided = true; // a session that was not saved must not be handed to the browser
         answerCommitFailure(response, end, error, logger);
       },
     );
     return this;
   } as ServerResponse['end'];
+}
+
+/**
+ * Adds the session cookie to the headers being written. `writeHead(status, headers)` replaces
+ * any header set before with the same name, so a `Set-Cookie` passed there would silently drop
+ * ours (and with it a login): merge into the headers argument when there is one.
+ */
+function addSetCookie(response: ServerResponse, args: unknown[], cookie: string): void {
+  const headers = args.findLast((arg) => typeof arg === 'object' && arg !== null);
+  if (Array.isArray(headers)) {
+    // Raw form: [name, value, name, value, ...] or [[name, value], ...].
+    if (headers.length > 0 && Array.isArray(headers[0])) (headers as unknown[]).push(['Set-Cookie', cookie]);
+    else (headers as unknown[]).push('Set-Cookie', cookie);
+    return;
+  }
+  if (headers) {
+    const record = headers as Record<string, unknown>;
+    const name = Object.keys(record).find((key) => key.toLowerCase() === 'set-cookie');
+    if (name !== undefined) {
+      const existing = record[name];
+      record[name] = [...(Array.isArray(existing) ? (existing as unknown[]) : [existing]), cookie];
+      return;
+    }
+  }
+  response.appendHeader('Set-Cookie', cookie);
 }
 
 function answerCommitFailure(

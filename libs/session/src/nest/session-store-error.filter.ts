@@ -17,7 +17,11 @@ export class SessionStoreErrorFilter implements ExceptionFilter<SessionStoreErro
     const unavailable = new SessionStoreUnavailableException(exception);
     const response: unknown = host.switchToHttp().getResponse();
     const { httpAdapter } = this.adapterHost;
-    if (httpAdapter.isHeadersSent(response)) return;
+    if (httpAdapter.isHeadersSent(response)) {
+      // A streamed response already sent its status: end it rather than leave it hanging.
+      httpAdapter.end(response);
+      return;
+    }
     httpAdapter.setHeader(response, 'Retry-After', '5');
     httpAdapter.reply(response, unavailable.getResponse(), unavailable.getStatus());
   }

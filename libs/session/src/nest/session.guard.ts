@@ -31,10 +31,11 @@ export class SessionGuard implements CanActivate {
   constructor(protected readonly reflector: Reflector) {}
 
   canActivate(context: ExecutionContext): boolean {
-    // Sessions live on HTTP requests; a guard placed on anything else must fail closed.
-    if (context.getType() !== 'http') return false;
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_ROUTE, targets)) return true;
+    // Sessions live on HTTP requests; anything else (a gateway, a microservice handler in a hybrid
+    // app with guard: 'global') fails closed unless marked @Public().
+    if (context.getType() !== 'http') return false;
 
     const request = context.switchToHttp().getRequest<GuardedRequest>();
     const session = requireSession(request);

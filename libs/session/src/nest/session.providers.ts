@@ -1,5 +1,6 @@
 import { Logger, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, HttpAdapterHost, Reflector } from '@nestjs/core';
+import { SessionConfigError } from '../core/errors';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from '../core/session-options';
 import { SessionManager } from '../core/session-manager';
 import type { SessionStore } from '../core/session-store';
@@ -7,6 +8,7 @@ import { MemoryStore } from '../stores/memory.store';
 import { LoginRedirectFilter } from './login-redirect.filter';
 import { SessionStoreErrorFilter } from './session-store-error.filter';
 import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
+import { SessionStoreUnavailableException } from './session.exceptions';
 import { SessionGuard } from './session.guard';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition';
 
@@ -17,7 +19,11 @@ import { SESSION_MODULE_OPTIONS } from './session.module-definition';
 export const sessionProviders: Provider[] = [
   {
     provide: SESSION_OPTIONS,
-    useFactory: (options: SessionOptions & { isGlobal?: boolean }): ResolvedSessionOptions => {
+    useFactory: (options: (SessionOptions & { isGlobal?: boolean }) | null | undefined): ResolvedSessionOptions => {
+      // A forRootAsync factory may return anything: refuse non-objects with the usual error.
+      if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+        throw new SessionConfigError(['options: the forRootAsync factory must return an object with at least `secret`']);
+      }
       // `isGlobal` is the builder's extra; it is not a session option.
       const { isGlobal: _isGlobal, ...sessionOptions } = options;
       return resolveSessionOptions(sessionOptions);
@@ -35,7 +41,12 @@ export const sessionProviders: Provider[] = [
   },
   {
     provide: SessionManager,
-    useFactory: (options: ResolvedSessionOptions, store: SessionStore) => new SessionManager(options, { store }),
+    useFactory: (options: ResolvedSessionOptions, store: SessionStore) =>
+      new SessionManager(options, {
+        store,
+        // An HttpException, so a 503 reaches the client even through an app-wide catch-all filter.
+        toHandlerError: (error) => new SessionStoreUnavailableException(error),
+      }),
     inject: [SESSION_OPTIONS, SESSION_STORE],
   },
   {
