@@ -1,3 +1,23 @@
+/** Where the example keeps its sessions (`SESSION_STORE`). */
+export type ExampleStoreKind = 'memory' | 'redis' | 'postgres' | 'mysql' | 'memcached';
+
+/** The session store settings of the example. */
+export interface ExampleStoreConfig {
+  readonly kind: ExampleStoreKind;
+  /** `REDIS_URL`. */
+  readonly redisUrl: string;
+  /** `DATABASE_URL` (PostgreSQL). */
+  readonly databaseUrl: string;
+  /** `MYSQL_URL` (MariaDB or MySQL). */
+  readonly mysqlUrl: string;
+  /** `MEMCACHED_URL` (`host:port`). */
+  readonly memcachedUrl: string;
+  /** `SESSION_TABLE`: table of the SQL stores. */
+  readonly table: string;
+  /** `SESSION_KEY_PREFIX`: key prefix of Redis and memcached. */
+  readonly keyPrefix: string;
+}
+
 /** Configuration of the example app, read from the environment once at start. */
 export interface ExampleConfig {
   readonly port: number;
@@ -5,7 +25,10 @@ export interface ExampleConfig {
   readonly sessionSecrets: readonly string[];
   readonly trustProxy: boolean;
   readonly production: boolean;
+  readonly store: ExampleStoreConfig;
 }
+
+const STORE_KINDS: readonly ExampleStoreKind[] = ['memory', 'redis', 'postgres', 'mysql', 'memcached'];
 
 /**
  * DEMO-ONLY secret so the example starts with no set-up. It is public (it is in this repository),
@@ -24,7 +47,10 @@ export class ExampleConfigError extends Error {
 
 /**
  * Reads `PORT` (default 3000), `SESSION_SECRET` (one or more secrets separated by spaces, newest
- * first; a demo default outside production) and `TRUST_PROXY` (true/false, default false).
+ * first; a demo default outside production), `TRUST_PROXY` (true/false, default false) and the
+ * store settings: `SESSION_STORE` (memory | redis | postgres | mysql | memcached, default memory),
+ * `REDIS_URL`, `DATABASE_URL`, `MYSQL_URL`, `MEMCACHED_URL` (defaults: the standard ports on
+ * 127.0.0.1), `SESSION_TABLE` (default sessions) and `SESSION_KEY_PREFIX` (default sess:).
  */
 export function loadExampleConfig(env: NodeJS.ProcessEnv = process.env): ExampleConfig {
   const problems: string[] = [];
@@ -51,6 +77,24 @@ export function loadExampleConfig(env: NodeJS.ProcessEnv = process.env): Example
     problems.push(`TRUST_PROXY: must be true or false (got "${env.TRUST_PROXY}")`);
   }
 
+  const kind = (env.SESSION_STORE?.trim() || 'memory') as ExampleStoreKind;
+  if (!STORE_KINDS.includes(kind)) {
+    problems.push(`SESSION_STORE: must be one of ${STORE_KINDS.join(', ')} (got "${env.SESSION_STORE}")`);
+  }
+  const table = env.SESSION_TABLE?.trim() || 'sessions';
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table)) {
+    problems.push(`SESSION_TABLE: must be a plain SQL identifier (letters, digits, _) (got "${table}")`);
+  }
+  const store: ExampleStoreConfig = {
+    kind,
+    redisUrl: env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379',
+    databaseUrl: env.DATABASE_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/test',
+    mysqlUrl: env.MYSQL_URL?.trim() || 'mysql://root@127.0.0.1:3306/test',
+    memcachedUrl: env.MEMCACHED_URL?.trim() || '127.0.0.1:11211',
+    table,
+    keyPrefix: env.SESSION_KEY_PREFIX ?? 'sess:',
+  };
+
   if (problems.length > 0) throw new ExampleConfigError(problems);
-  return { port, sessionSecrets, trustProxy, production };
+  return { port, sessionSecrets, trustProxy, production, store };
 }
