@@ -30,3 +30,5 @@ export { generateSessionId, hashSessionId } from './core/session-id';
 // Stores
 export { MemoryStore, MEMORY_STORE_PRODUCTION_WARNING } from './stores/memory.store';
 export type { MemoryStoreOptions } from './stores/memory.store';
+export { RedisStore } from './stores/redis.store';
+export type { RedisStoreClient, RedisStoreOptions } from './stores/redis.store';

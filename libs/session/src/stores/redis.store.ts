@@ -1,0 +1,361 @@
+import { createHash } from 'node:crypto';
+import type { RedisArgument, TypeMapping } from 'redis';
+import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
+import type { SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
+import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
+
+/** Arguments of node-redis's `eval` / `evalSha`. */
+interface ScriptArguments {
+  keys: RedisArgument[];
+  arguments: RedisArgument[];
+}
+
+/** Per-call options node-redis accepts through `withCommandOptions`. */
+interface RedisStoreCommandOptions {
+  abortSignal: AbortSignal;
+  typeMapping: TypeMapping;
+}
+
+/**
+ * The part of a node-redis (`redis` v5+) client the store uses. `createClient()`,
+ * `createCluster()`, `createClientPool()` and `createSentinel()` all return objects that fit, with
+ * any modules, scripts, RESP version or type mapping: the store asks for the default mapping on
+ * each call, so it always reads strings and numbers.
+ */
+export interface RedisStoreClient {
+  hGetAll(key: RedisArgument): Promise<unknown>;
+  del(key: RedisArgument): Promise<unknown>;
+  evalSha(sha1: RedisArgument, options: ScriptArguments): Promise<unknown>;
+  eval(script: RedisArgument, options: ScriptArguments): Promise<unknown>;
+  withCommandOptions(options: RedisStoreCommandOptions): RedisStoreClient;
+}
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * A node-redis client the application created (`createClient()` from `redis`, or
+   * `createCluster()`), connected or connecting. It stays the application's: the store never
+   * connects, quits or closes it.
+   */
+  client: RedisStoreClient;
+  /**
+   * Prepended to every session key (`sess:<sha256 of the session id>`). Use one per application
+   * sharing a Redis database. Avoid `{...}` in it on a Redis Cluster: a hash tag would put every
+   * session in one slot.
+   * @default 'sess:'
+   */
+  prefix?: string;
+  /**
+   * Longest time one store operation may take, in milliseconds, before it rejects with a
+   * `SessionStoreError` (the request answers 503). node-redis queues commands while it reconnects,
+   * so without this bound a request would hang for as long as Redis is away. A command still
+   * queued when the time is up is withdrawn, so it does not run later behind the client's back.
+   * @default 2000
+   */
+  operationTimeout?: number;
+}
+
+// Layout: one hash per session. Data keys live in fields named `d:<key>` (JSON values), apart
+// from the metadata fields, so no data key can collide with them.
+const CREATED_AT = 'c';
+const TOUCHED_AT = 't';
+const EXPIRES_AT = 'e';
+const COOKIE_MAX_AGE = 'm';
+const DATA_FIELD = 'd:';
+
+// Shared Lua: runs a command over ARGV[first..last] in chunks, since unpack() of a very long
+// argument list overflows Lua's stack. Chunks have an even length, so HSET pairs stay whole.
+const CALL_CHUNKED = `
+local function call_chunked(command, key, first, last)
+  local i = first
+  while i <= last do
+    local j = math.min(i + 999, last)
+    redis.call(command, key, unpack(ARGV, i, j))
+    i = j + 1
+  end
+end
+`;
+
+// A record that is absent or whose expiresAt has passed (by the application's clock, which is the
+// one the library judges expiry by) is never written to, so a slower request cannot bring back a
+// session that was destroyed or has expired.
+const LIVE_CHECK = `
+local e = redis.call('HGET', KEYS[1], '${EXPIRES_AT}')
+if not e or tonumber(e) <= tonumber(ARGV[1]) then return 0 end
+`;
+
+/** KEYS[1] key; ARGV: expiresAt (whole ms), then field/value pairs. Replaces the whole hash. */
+const SET_SCRIPT = `${CALL_CHUNKED}
+redis.call('DEL', KEYS[1])
+call_chunked('HSET', KEYS[1], 2, #ARGV)
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
+`;
+
+/**
+ * KEYS[1] key; ARGV: now, expiresAt (whole ms), cookie mode ('=' keep, '-' remove, '+' set),
+ * cookieMaxAge, number of unset fields n, the n unset fields, then field/value pairs to write
+ * (touchedAt and expiresAt among them). Returns 1 when applied, 0 when no live record exists.
+ */
+const UPDATE_SCRIPT = `${CALL_CHUNKED}${LIVE_CHECK}
+local unset = tonumber(ARGV[5])
+call_chunked('HDEL', KEYS[1], 6, 5 + unset)
+if ARGV[3] == '-' then redis.call('HDEL', KEYS[1], '${COOKIE_MAX_AGE}')
+elseif ARGV[3] == '+' then redis.call('HSET', KEYS[1], '${COOKIE_MAX_AGE}', ARGV[4]) end
+call_chunked('HSET', KEYS[1], 6 + unset, #ARGV)
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
+`;
+
+/** KEYS[1] key; ARGV: now, expiresAt (whole ms), touchedAt, expiresAt. Never creates the record. */
+const TOUCH_SCRIPT = `${LIVE_CHECK}
+redis.call('HSET', KEYS[1], '${TOUCHED_AT}', ARGV[3], '${EXPIRES_AT}', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
+`;
+
+interface LuaScript {
+  readonly source: string;
+  readonly sha1: string;
+}
+
+function luaScript(source: string): LuaScript {
+  return { source, sha1: createHash('sha1').update(source).digest('hex') };
+}
+
+const SCRIPTS = { set: luaScript(SET_SCRIPT), update: luaScript(UPDATE_SCRIPT), touch: luaScript(TOUCH_SCRIPT) };
+
+// Asking for the default type mapping makes replies plain strings, numbers and objects, whatever
+// mapping (Buffers, Maps) the application configured on its client.
+const DEFAULT_TYPE_MAPPING: TypeMapping = {};
+
+const REQUIRED_CLIENT_METHODS = ['hGetAll', 'del', 'evalSha', 'eval', 'withCommandOptions'] as const;
+
+/**
+ * Keeps sessions in Redis, one hash per session with a native expiry, through a node-redis client
+ * the application created. Every operation is one round trip (plus one, once per server, when a
+ * script is first loaded); `set`, `update` and `touch` run as Lua scripts on the one key, so they
+ * are atomic (also on a Redis Cluster) and `update` / `touch` never recreate a session that was
+ * destroyed or has expired meanwhile.
+ *
+ * @throws {SessionConfigError} from the constructor when the options are invalid.
+ * @example
+ * const client = createClient({ url: process.env.REDIS_URL });
+ * client.on('error', (error) => logger.error(error));
+ * await client.connect();
+ * SessionModule.forRoot({ secret, store: new RedisStore({ client }) });
+ */
+export class RedisStore implements SessionStore {
+  readonly #client: RedisStoreClient;
+  readonly #prefix: string;
+  readonly #operationTimeout: number;
+
+  constructor(options: RedisStoreOptions) {
+    const problems: string[] = [];
+    if (options === null || typeof options !== 'object') {
+      throw new SessionConfigError(['RedisStore options: must be an object with at least `client`']);
+    }
+    const client = options.client as unknown as Record<string, unknown> | null | undefined;
+    if (client === null || typeof client !== 'object') {
+      problems.push('RedisStore client: required, a node-redis client (createClient() from "redis" v5 or later)');
+    } else {
+      const missing = REQUIRED_CLIENT_METHODS.filter((method) => typeof client[method] !== 'function');
+      if (missing.length > 0) {
+        problems.push(
+          `RedisStore client: must be a node-redis client from "redis" v5 or later (missing ${missing.join(', ')}); ` +
+            'ioredis and node-redis v4 clients are not supported',
+        );
+      }
+    }
+    const prefix = options.prefix ?? 'sess:';
+    if (typeof prefix !== 'string') {
+      problems.push(`RedisStore prefix: must be a string such as 'sess:' (got ${typeof prefix})`);
+    }
+    let operationTimeout = 0;
+    try {
+      operationTimeout = checkOperationTimeout('RedisStore', options.operationTimeout);
+    } catch (error) {
+      problems.push(error instanceof Error ? error.message : String(error));
+    }
+    if (problems.length > 0) throw new SessionConfigError(problems);
+    this.#client = options.client;
+    this.#prefix = prefix;
+    this.#operationTimeout = operationTimeout;
+  }
+
+  /** The Redis key a session key is kept under: the prefix, then the key as given. */
+  #redisKey(key: string): string {
+    return `${this.#prefix}${key}`;
+  }
+
+  get(key: string): Promise<SessionRecord | undefined> {
+    return this.#run('get', async (client) => {
+      const hash = await client.hGetAll(this.#redisKey(key));
+      return toRecord(hash, Date.now());
+    });
+  }
+
+  set(key: string, record: SessionRecord): Promise<void> {
+    return this.#run('set', async (client) => {
+      const expiresAt = checkTimestamp('expiresAt', record.expiresAt);
+      const redisKey = this.#redisKey(key);
+      // Already expired: leave nothing behind (a PEXPIREAT in the past would delete it too, but by
+      // Redis's clock, which may lag the application's).
+      if (expiresAt <= Date.now()) {
+        await client.del(redisKey);
+        return;
+      }
+      const fields: string[] = [
+        CREATED_AT, String(checkTimestamp('createdAt', record.createdAt)),
+        TOUCHED_AT, String(checkTimestamp('touchedAt', record.touchedAt)),
+        EXPIRES_AT, String(expiresAt),
+      ];
+      if (record.cookieMaxAge !== undefined) {
+        fields.push(COOKIE_MAX_AGE, String(checkTimestamp('cookieMaxAge', record.cookieMaxAge)));
+      }
+      for (const [name, value] of Object.entries(record.data)) {
+        const json = JSON.stringify(value) as string | undefined;
+        // Like JSON.stringify of the whole object: undefined, functions and symbols are dropped.
+        if (json !== undefined) fields.push(DATA_FIELD + name, json);
+      }
+      await this.#eval(client, SCRIPTS.set, redisKey, [expiryArgument(expiresAt), ...fields]);
+    });
+  }
+
+  update(key: string, patch: SessionPatch): Promise<boolean> {
+    return this.#run('update', async (client) => {
+      const expiresAt = checkTimestamp('expiresAt', patch.expiresAt);
+      const touchedAt = checkTimestamp('touchedAt', patch.touchedAt);
+      const unset = patch.unset.map((name) => DATA_FIELD + name);
+      const pairs: string[] = [TOUCHED_AT, String(touchedAt), EXPIRES_AT, String(expiresAt)];
+      for (const [name, value] of Object.entries(patch.set)) {
+        const json = JSON.stringify(value) as string | undefined;
+        if (json === undefined) unset.push(DATA_FIELD + name);
+        else pairs.push(DATA_FIELD + name, json);
+      }
+      const cookieMaxAge = patch.cookieMaxAge;
+      const cookie =
+        cookieMaxAge === undefined ? ['=', ''] : cookieMaxAge === null ? ['-', ''] : ['+', String(checkTimestamp('cookieMaxAge', cookieMaxAge))];
+      const reply = await this.#eval(client, SCRIPTS.update, this.#redisKey(key), [
+        String(Date.now()),
+        expiryArgument(expiresAt),
+        ...cookie,
+        String(unset.length),
+        ...unset,
+        ...pairs,
+      ]);
+      return Number(reply) === 1;
+    });
+  }
+
+  destroy(key: string): Promise<void> {
+    return this.#run('destroy', async (client) => {
+      await client.del(this.#redisKey(key));
+    });
+  }
+
+  touch(key: string, record: SessionRecord): Promise<void> {
+    return this.#run('touch', async (client) => {
+      const expiresAt = checkTimestamp('expiresAt', record.expiresAt);
+      const touchedAt = checkTimestamp('touchedAt', record.touchedAt);
+      await this.#eval(client, SCRIPTS.touch, this.#redisKey(key), [
+        String(Date.now()),
+        expiryArgument(expiresAt),
+        String(touchedAt),
+        String(expiresAt),
+      ]);
+    });
+  }
+
+  /** Resolves without closing the client: it belongs to the application, which closes it. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * Runs one operation within the operation timeout, every failure wrapped in a
+   * SessionStoreError. When the time is up, the abort signal withdraws a command node-redis still
+   * holds in its offline queue: otherwise a write the client was told had failed (503) would be
+   * applied when Redis comes back, possibly over a newer one.
+   */
+  async #run<T>(operation: string, body: (client: RedisStoreClient) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    try {
+      return await withOperationTimeout(operation, this.#operationTimeout, () =>
+        body(this.#client.withCommandOptions({ abortSignal: controller.signal, typeMapping: DEFAULT_TYPE_MAPPING })),
+      );
+    } catch (error) {
+      controller.abort();
+      throw toSessionStoreError(operation, error);
+    }
+  }
+
+  /** EVALSHA, falling back to EVAL once when the server does not know the script yet (NOSCRIPT). */
+  async #eval(client: RedisStoreClient, script: LuaScript, key: string, args: string[]): Promise<unknown> {
+    const call = { keys: [key], arguments: args };
+    try {
+      return await client.evalSha(script.sha1, call);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.eval(script.source, call);
+    }
+  }
+}
+
+/** PEXPIREAT takes whole milliseconds; rounding up never shortens the lifetime. */
+function expiryArgument(expiresAt: number): string {
+  return String(Math.ceil(expiresAt));
+}
+
+function checkTimestamp(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new SessionStoreError(`RedisStore: ${name} must be a finite number of milliseconds (got ${String(value)})`);
+  }
+  return value;
+}
+
+/** Turns the fields of a session hash into a record; undefined when absent or expired. */
+function toRecord(reply: unknown, now: number): SessionRecord | undefined {
+  const hash = reply instanceof Map ? Object.fromEntries(reply as Map<string, unknown>) : reply;
+  if (hash === null || typeof hash !== 'object') {
+    throw new SessionStoreError(`RedisStore: unexpected HGETALL reply (${typeof hash})`);
+  }
+  const fields = hash as Record<string, unknown>;
+  const names = Object.keys(fields);
+  if (names.length === 0) return undefined;
+  const expiresAt = numberField(fields, EXPIRES_AT);
+  if (expiresAt <= now) return undefined;
+  const data: Record<string, unknown> = {};
+  for (const name of names) {
+    if (!name.startsWith(DATA_FIELD)) continue;
+    const text = fields[name];
+    let value: unknown;
+    try {
+      if (typeof text !== 'string') throw new TypeError(`expected a string, got ${typeof text}`);
+      value = JSON.parse(text);
+    } catch (error) {
+      throw new SessionStoreError(`RedisStore: data field "${name}" does not hold JSON`, { cause: error });
+    }
+    // defineProperty, not assignment: a data key named "__proto__" must stay a plain key.
+    Object.defineProperty(data, name.slice(DATA_FIELD.length), { value, writable: true, enumerable: true, configurable: true });
+  }
+  const cookieMaxAge = fields[COOKIE_MAX_AGE] === undefined ? undefined : numberField(fields, COOKIE_MAX_AGE);
+  return {
+    data,
+    createdAt: numberField(fields, CREATED_AT),
+    touchedAt: numberField(fields, TOUCHED_AT),
+    expiresAt,
+    ...(cookieMaxAge === undefined ? {} : { cookieMaxAge }),
+  };
+}
+
+function numberField(fields: Record<string, unknown>, name: string): number {
+  const raw = fields[name];
+  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+  if (!Number.isFinite(value)) {
+    // Not a hash this store wrote (or a damaged one): fail visibly rather than guess.
+    const got = typeof raw === 'string' ? JSON.stringify(raw) : typeof raw;
+    throw new SessionStoreError(`RedisStore: session hash has no valid "${name}" field (got ${got})`);
+  }
+  return value;
+}

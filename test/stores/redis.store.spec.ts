@@ -1,0 +1,508 @@
+import { createServer } from 'node:net';
+import { createClient, RESP_TYPES } from 'redis';
+import { SessionConfigError, SessionStoreError, type SessionPatch, type SessionRecord } from '@app/session';
+import { RedisStore, type RedisStoreClient, type RedisStoreOptions } from '@app/session';
+import { describeWithService, uniqueName } from '../support/services';
+import { TcpProxy } from '../support/tcp-proxy';
+import { sleep } from '../support/test-stores';
+import { newKey, runStoreContract } from './store-contract';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const REDIS_PORT = 6379;
+
+/** A connected client to the real server, as an application creates it. */
+async function connectedClient() {
+  const client = createClient({ url: REDIS_URL });
+  // An application logs these; a test that expects errors checks the store's rejections instead.
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+type Client = Awaited<ReturnType<typeof connectedClient>>;
+
+/** Deletes every key under `prefix` (SCAN + DEL), so a run leaves nothing behind. */
+async function deleteKeysUnder(client: Client, prefix: string): Promise<void> {
+  for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+    if (keys.length > 0) await client.del(keys);
+  }
+}
+
+async function keysUnder(client: Client, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) found.push(...keys);
+  return found.sort();
+}
+
+function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const now = Date.now();
+  return { data: { user: { id: 'alice' }, visits: 1 }, createdAt: now, touchedAt: now, expiresAt: now + 60_000, ...overrides };
+}
+
+function patch(overrides: Partial<SessionPatch> = {}): SessionPatch {
+  return { set: {}, unset: [], touchedAt: Date.now(), expiresAt: Date.now() + 120_000, ...overrides };
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}
+
+/**
+ * The client as the store sees it, with every call that goes to the server recorded by name:
+ * each node-redis command method sends one command and awaits its one reply, so a recorded call is
+ * one round trip.
+ */
+function countingClient(client: RedisStoreClient): { client: RedisStoreClient; calls: string[] } {
+  const calls: string[] = [];
+  const wrap = (target: RedisStoreClient): RedisStoreClient =>
+    new Proxy(target, {
+      get(object, property) {
+        const value: unknown = Reflect.get(object, property, object);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const result: unknown = value.apply(object, args);
+          if (property === 'withCommandOptions') return wrap(result as RedisStoreClient);
+          if (typeof (result as Promise<unknown> | undefined)?.then === 'function') calls.push(String(property));
+          return result;
+        };
+      },
+    });
+  return { client: wrap(client), calls };
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describeWithService('redis')('RedisStore honours the store contract', () => {
+  const prefix = `${uniqueName('sess')}:`;
+  let client: Client;
+
+  runStoreContract({
+    create: async () => {
+      client = await connectedClient();
+      return new RedisStore({ client, prefix });
+    },
+    cleanup: async (store) => {
+      await store.close?.();
+      await deleteKeysUnder(client, prefix);
+      await client.close();
+    },
+  });
+});
+
+describe('RedisStore options', () => {
+  // Only the shape of the client is checked at construction: no server is needed.
+  const client = createClient({ url: REDIS_URL });
+
+  it('defaults the prefix and the operation timeout', () => {
+    expect(() => new RedisStore({ client })).not.toThrow();
+  });
+
+  it('lists every problem in one SessionConfigError', () => {
+    const attempt = () =>
+      new RedisStore({ client: {} as RedisStoreClient, prefix: 42 as unknown as string, operationTimeout: 0 });
+    expect(attempt).toThrow(SessionConfigError);
+    try {
+      attempt();
+    } catch (error) {
+      expect((error as SessionConfigError).problems).toEqual([
+        expect.stringMatching(/^RedisStore client: must be a node-redis client .*missing hGetAll, del, evalSha, eval, withCommandOptions/),
+        expect.stringMatching(/^RedisStore prefix: must be a string/),
+        'RedisStore operationTimeout must be a positive whole number of milliseconds (got 0)',
+      ]);
+    }
+  });
+
+  it.each([
+    ['no client', {}, /RedisStore client: required/],
+    ['a null client', { client: null }, /RedisStore client: required/],
+    ['a client without node-redis v5 methods (ioredis, node-redis v4)', { client: { get: () => undefined } }, /missing hGetAll/],
+    ['a fractional timeout', { client, operationTimeout: 1.5 }, /operationTimeout/],
+    ['a negative timeout', { client, operationTimeout: -1 }, /operationTimeout/],
+  ])('refuses %s', (_case, options, message) => {
+    expect(() => new RedisStore(options as unknown as RedisStoreOptions)).toThrow(message);
+  });
+
+  it('refuses options that are not an object', () => {
+    expect(() => new RedisStore(undefined as unknown as RedisStoreOptions)).toThrow(SessionConfigError);
+  });
+});
+
+describeWithService('redis')('RedisStore on a real Redis server', () => {
+  const prefix = `${uniqueName('sess')}:`;
+  let client: Client;
+  let store: RedisStore;
+
+  beforeAll(async () => {
+    client = await connectedClient();
+    store = new RedisStore({ client, prefix });
+  });
+
+  afterAll(async () => {
+    await deleteKeysUnder(client, prefix);
+    await client.close();
+  });
+
+  describe('data layout', () => {
+    it('keeps one hash per session, named by the prefix and the key given, and nothing else', async () => {
+      const keyPrefix = `${prefix}layout:`;
+      const layoutStore = new RedisStore({ client, prefix: keyPrefix });
+      const key = newKey();
+      await layoutStore.set(key, record({ cookieMaxAge: 3_600_000 }));
+
+      expect(await keysUnder(client, keyPrefix)).toEqual([`${keyPrefix}${key}`]);
+      expect(await client.type(`${keyPrefix}${key}`)).toBe('hash');
+      expect(Object.keys(await client.hGetAll(`${keyPrefix}${key}`)).sort()).toEqual(['c', 'd:user', 'd:visits', 'e', 'm', 't']);
+    });
+
+    it('stores each data key literally as its own field, holding JSON', async () => {
+      const key = newKey();
+      const data = { 'a.b': 1, '$.x': 'two', "it's": [3], 'x"y': { z: null }, 'ü ✓': true, '': 'empty', __proto__: 'plain' };
+      await store.set(key, record({ data: JSON.parse(JSON.stringify(data)) as Record<string, unknown> }));
+
+      const fields = await client.hGetAll(`${prefix}${key}`);
+      expect(fields['d:a.b']).toBe('1');
+      expect(fields['d:$.x']).toBe('"two"');
+      expect(fields["d:it's"]).toBe('[3]');
+      expect(fields['d:x"y']).toBe('{"z":null}');
+      expect(fields['d:ü ✓']).toBe('true');
+      expect(fields['d:']).toBe('"empty"');
+      const loaded = await store.get(key);
+      expect(Object.getPrototypeOf(loaded!.data)).toBe(Object.prototype);
+      expect(Object.keys(loaded!.data).sort()).toEqual(['', '$.x', 'a.b', 'it\'s', 'x"y', 'ü ✓'].sort());
+    });
+
+    it('keeps a data key named "__proto__" as a plain key', async () => {
+      const key = newKey();
+      const data = JSON.parse('{"__proto__": {"admin": true}, "name": "x"}') as Record<string, unknown>;
+      await store.set(key, record({ data }));
+      const loaded = await store.get(key);
+      expect(Object.getPrototypeOf(loaded!.data)).toBe(Object.prototype);
+      expect(Object.getOwnPropertyDescriptor(loaded!.data, '__proto__')?.value).toEqual({ admin: true });
+      expect((loaded!.data as { admin?: unknown }).admin).toBeUndefined();
+    });
+
+    it('gives timestamps back as numbers and values as their JSON values', async () => {
+      const key = newKey();
+      const stored = record({ data: { n: 1.5, s: '1.5', b: false, nil: null, list: ['1', 2] }, cookieMaxAge: 60_000 });
+      await store.set(key, stored);
+      const loaded = await store.get(key);
+      expect(loaded).toEqual(stored);
+      for (const field of ['createdAt', 'touchedAt', 'expiresAt', 'cookieMaxAge'] as const) expect(typeof loaded![field]).toBe('number');
+    });
+
+    it('drops data keys whose value JSON cannot represent, as JSON.stringify does', async () => {
+      const key = newKey();
+      await store.set(key, record({ data: { kept: 1, gone: undefined } }));
+      await store.update(key, patch({ set: { kept: undefined, added: 2 } }));
+      await expect(store.get(key)).resolves.toMatchObject({ data: { added: 2 } });
+      expect(Object.keys((await store.get(key))!.data)).toEqual(['added']);
+    });
+
+    it('handles sessions with thousands of keys (more arguments than one Lua unpack() takes)', async () => {
+      const key = newKey();
+      const many = (tag: string) => Object.fromEntries(Array.from({ length: 3_000 }, (_, index) => [`${tag}${index}`, index]));
+      await store.set(key, record({ data: many('old') }));
+      await expect(store.update(key, patch({ set: many('new'), unset: Object.keys(many('old')) }))).resolves.toBe(true);
+      await expect(store.get(key)).resolves.toMatchObject({ data: many('new') });
+      expect(await client.hLen(`${prefix}${key}`)).toBe(3_000 + 3);
+    });
+
+    it('reports a hash it did not write as a store failure, not as a session', async () => {
+      const key = newKey();
+      await client.hSet(`${prefix}${key}`, { c: '1', t: '1', e: 'soon' });
+      await expect(store.get(key)).rejects.toThrow(SessionStoreError);
+      await client.set(`${prefix}${key}`, 'a string, not a hash');
+      await expect(store.get(key)).rejects.toThrow(SessionStoreError);
+    });
+  });
+
+  describe('native expiry', () => {
+    it('gives the hash a TTL that ends at expiresAt', async () => {
+      const key = newKey();
+      const expiresAt = Date.now() + 60_000;
+      await store.set(key, record({ expiresAt }));
+      const ttl = await client.pTTL(`${prefix}${key}`);
+      expect(ttl).toBeGreaterThan(0);
+      expect(Math.abs(ttl - (expiresAt - Date.now()))).toBeLessThan(1_000);
+    });
+
+    it('moves the TTL with update and touch', async () => {
+      const key = newKey();
+      const stored = record();
+      await store.set(key, stored);
+
+      await store.update(key, patch({ expiresAt: Date.now() + 300_000 }));
+      expect(Math.abs((await client.pTTL(`${prefix}${key}`)) - 300_000)).toBeLessThan(1_000);
+
+      await store.touch(key, { ...stored, touchedAt: Date.now(), expiresAt: Date.now() + 600_000 });
+      expect(Math.abs((await client.pTTL(`${prefix}${key}`)) - 600_000)).toBeLessThan(1_000);
+    });
+
+    it('leaves nothing behind for a record set with expiresAt in the past', async () => {
+      const key = newKey();
+      await store.set(key, record());
+      await store.set(key, record({ expiresAt: Date.now() - 1 }));
+      expect(await client.exists(`${prefix}${key}`)).toBe(0);
+    });
+
+    it('neither updates nor touches a record Redis still holds but whose expiresAt has passed (clock skew)', async () => {
+      const key = newKey();
+      const redisKey = `${prefix}${key}`;
+      const past = Date.now() - 1_000;
+      // Written by hand with a TTL still running, as when Redis's clock lags the application's.
+      await client.hSet(redisKey, { c: String(past), t: String(past), e: String(past), 'd:visits': '1' });
+      await client.pExpire(redisKey, 60_000);
+
+      await expect(store.update(key, patch({ set: { visits: 2 } }))).resolves.toBe(false);
+      await store.touch(key, record());
+      await expect(store.get(key)).resolves.toBeUndefined();
+      expect(await client.hGetAll(redisKey)).toEqual({ c: String(past), t: String(past), e: String(past), 'd:visits': '1' });
+    });
+  });
+
+  describe('round trips per operation', () => {
+    it('costs one command each: HGETALL, EVALSHA (set, update, touch), DEL', async () => {
+      const counted = countingClient(client);
+      const countingStore = new RedisStore({ client: counted.client, prefix });
+      const key = newKey();
+      // Warm up: the first script call on a server that has not seen the script costs a NOSCRIPT reply.
+      await countingStore.set(key, record());
+      await countingStore.update(key, patch());
+      await countingStore.touch(key, record());
+
+      const costOf = async (operation: () => Promise<unknown>) => {
+        counted.calls.length = 0;
+        await operation();
+        return [...counted.calls];
+      };
+      expect(await costOf(() => countingStore.get(key))).toEqual(['hGetAll']);
+      expect(await costOf(() => countingStore.set(key, record()))).toEqual(['evalSha']);
+      expect(await costOf(() => countingStore.update(key, patch({ set: { a: 1 }, unset: ['visits'] })))).toEqual(['evalSha']);
+      expect(await costOf(() => countingStore.touch(key, record()))).toEqual(['evalSha']);
+      expect(await costOf(() => countingStore.destroy(key))).toEqual(['del']);
+      expect(await costOf(() => countingStore.update(key, patch()))).toEqual(['evalSha']);
+      expect(await costOf(() => countingStore.set(key, record({ expiresAt: Date.now() - 1 })))).toEqual(['del']);
+    });
+
+    it('loads a script the server does not know with one extra round trip (after SCRIPT FLUSH)', async () => {
+      const counted = countingClient(client);
+      const countingStore = new RedisStore({ client: counted.client, prefix });
+      const key = newKey();
+      await countingStore.set(key, record({ data: { a: 1 } }));
+      await client.scriptFlush();
+
+      counted.calls.length = 0;
+      await expect(countingStore.update(key, patch({ set: { b: 2 } }))).resolves.toBe(true);
+      expect(counted.calls).toEqual(['evalSha', 'eval']);
+      counted.calls.length = 0;
+      await expect(countingStore.update(key, patch({ set: { c: 3 } }))).resolves.toBe(true);
+      expect(counted.calls).toEqual(['evalSha']);
+      await expect(countingStore.get(key)).resolves.toMatchObject({ data: { a: 1, b: 2, c: 3 } });
+    });
+  });
+
+  describe('with the client the application configured', () => {
+    it.each([2, 3] as const)('reads strings whatever type mapping (Buffers, Maps) a RESP%i client uses', async (RESP) => {
+      const own = createClient({ url: REDIS_URL, RESP });
+      own.on('error', () => undefined);
+      await own.connect();
+      try {
+        const mapped = own.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.MAP]: Map });
+        const mappedStore = new RedisStore({ client: mapped, prefix });
+        const key = newKey();
+        const stored = record({ data: { text: 'héllo ✓', list: [1, 'two'] }, cookieMaxAge: 5_000 });
+        await mappedStore.set(key, stored);
+        await expect(mappedStore.get(key)).resolves.toEqual(stored);
+        await expect(mappedStore.update(key, patch({ set: { more: true } }))).resolves.toBe(true);
+        await expect(mappedStore.get(key)).resolves.toMatchObject({ data: { text: 'héllo ✓', more: true } });
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('close() resolves and leaves the client open: it is the application\'s', async () => {
+      const own = await connectedClient();
+      const ownStore = new RedisStore({ client: own, prefix });
+      await expect(ownStore.close()).resolves.toBeUndefined();
+      expect(own.isOpen).toBe(true);
+      await expect(own.ping()).resolves.toBe('PONG');
+      await own.close();
+    });
+
+    it('rejects with SessionStoreError on a client that was never connected or is closed', async () => {
+      const neverConnected = new RedisStore({ client: createClient({ url: REDIS_URL }), prefix });
+      await expect(neverConnected.get(newKey())).rejects.toThrow(SessionStoreError);
+
+      const closed = await connectedClient();
+      await closed.close();
+      const closedStore = new RedisStore({ client: closed, prefix });
+      for (const operation of [
+        () => closedStore.get(newKey()),
+        () => closedStore.set(newKey(), record()),
+        () => closedStore.update(newKey(), patch()),
+        () => closedStore.destroy(newKey()),
+        () => closedStore.touch(newKey(), record()),
+      ]) {
+        await expect(operation()).rejects.toMatchObject({ name: 'SessionStoreError', code: 'SESSION_STORE_FAILED', cause: expect.any(Error) });
+      }
+    });
+  });
+});
+
+describeWithService('redis')('RedisStore when Redis goes away', () => {
+  const OPERATION_TIMEOUT = 300;
+  /** How late a rejection may come past the operation timeout (timers, a loaded CI machine). */
+  const SLACK = 700;
+  const prefix = `${uniqueName('sess')}:`;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  let admin: Client;
+  let proxy: TcpProxy;
+  let client: Client;
+  let store: RedisStore;
+
+  beforeAll(async () => {
+    process.on('unhandledRejection', onUnhandled);
+    admin = await connectedClient();
+    proxy = await new TcpProxy(REDIS_PORT).start();
+    client = createClient({ socket: { host: '127.0.0.1', port: proxy.port, reconnectStrategy: () => 50, connectTimeout: 1_000 } });
+    // An application logs these; the client reconnects by itself.
+    client.on('error', () => undefined);
+    await client.connect();
+    store = new RedisStore({ client, prefix, operationTimeout: OPERATION_TIMEOUT });
+  });
+
+  afterEach(async () => {
+    proxy.restore();
+    await waitUntil(() => client.isReady);
+  });
+
+  afterAll(async () => {
+    await client.close();
+    await proxy.stop();
+    await deleteKeysUnder(admin, prefix);
+    await admin.close();
+    // Late rejections (commands withdrawn or flushed after the timeout won) would show up by now.
+    await sleep(100);
+    process.off('unhandledRejection', onUnhandled);
+    expect(unhandled).toEqual([]);
+  });
+
+  const operations = (key: string): ReadonlyArray<readonly [string, () => Promise<unknown>]> => [
+    ['get', () => store.get(key)],
+    ['set', () => store.set(key, record())],
+    ['update', () => store.update(key, patch({ set: { during: 'outage' } }))],
+    ['destroy', () => store.destroy(key)],
+    ['touch', () => store.touch(key, record())],
+  ];
+
+  /** Runs `operation` and says how it settled and after how long. */
+  async function settle(operation: () => Promise<unknown>): Promise<{ error: unknown; elapsed: number }> {
+    const startedAt = Date.now();
+    try {
+      await operation();
+      return { error: undefined, elapsed: Date.now() - startedAt };
+    } catch (error) {
+      return { error, elapsed: Date.now() - startedAt };
+    }
+  }
+
+  it('every operation rejects with SessionStoreError within the operation timeout while Redis is unreachable', async () => {
+    const key = newKey();
+    await store.set(key, record());
+    proxy.cut();
+    await waitUntil(() => !client.isReady);
+
+    for (const [name, operation] of operations(key)) {
+      const { error, elapsed } = await settle(operation);
+      expect({ name, error }).toMatchObject({ name, error: expect.any(SessionStoreError) });
+      expect(elapsed).toBeLessThan(OPERATION_TIMEOUT + SLACK);
+    }
+  });
+
+  it('operations in flight when the connection drops settle (resolve, or reject with SessionStoreError), none hangs', async () => {
+    const keys = Array.from({ length: 10 }, () => newKey());
+    await Promise.all(keys.map((key) => store.set(key, record())));
+
+    const startedAt = Date.now();
+    const inFlight = keys.flatMap((key) => operations(key).map(([, operation]) => operation()));
+    proxy.cut();
+    const settled = await Promise.allSettled(inFlight);
+
+    expect(Date.now() - startedAt).toBeLessThan(OPERATION_TIMEOUT + SLACK);
+    for (const outcome of settled) {
+      if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(SessionStoreError);
+    }
+    expect(settled.some((outcome) => outcome.status === 'rejected')).toBe(true);
+  });
+
+  it('works again with the same client and store once Redis is reachable, with what was stored before', async () => {
+    const key = newKey();
+    await store.set(key, record({ data: { before: 'outage' } }));
+    proxy.cut();
+    await waitUntil(() => !client.isReady);
+    await expect(store.get(key)).rejects.toThrow(SessionStoreError);
+
+    proxy.restore();
+    await waitUntil(() => client.isReady);
+
+    await expect(store.get(key)).resolves.toMatchObject({ data: { before: 'outage' } });
+    await expect(store.update(key, patch({ set: { after: 'outage' } }))).resolves.toBe(true);
+    await expect(store.get(key)).resolves.toMatchObject({ data: { before: 'outage', after: 'outage' } });
+  });
+
+  it('a write that timed out while Redis was unreachable is not applied later, when it comes back', async () => {
+    const key = newKey();
+    const replaced = newKey();
+    await store.set(replaced, record({ data: { version: 1 } }));
+    proxy.cut();
+    await waitUntil(() => !client.isReady);
+
+    await expect(store.set(key, record())).rejects.toThrow(SessionStoreError);
+    await expect(store.update(replaced, patch({ set: { version: 2 } }))).rejects.toThrow(SessionStoreError);
+
+    proxy.restore();
+    await waitUntil(() => client.isReady);
+    await sleep(50);
+    expect(await admin.exists(`${prefix}${key}`)).toBe(0);
+    await expect(store.get(replaced)).resolves.toMatchObject({ data: { version: 1 } });
+  });
+
+  it('rejects with SessionStoreError, not a hang, when the client points at a port nothing listens on', async () => {
+    const port = await closedPort();
+    const nowhere = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: () => 50, connectTimeout: 1_000 } });
+    nowhere.on('error', () => undefined);
+    // The application may start connecting without waiting: commands then queue while it retries.
+    const connecting = nowhere.connect().catch((error: unknown) => error);
+    const nowhereStore = new RedisStore({ client: nowhere, prefix, operationTimeout: OPERATION_TIMEOUT });
+    try {
+      for (const [name, operation] of [
+        ['get', () => nowhereStore.get(newKey())],
+        ['set', () => nowhereStore.set(newKey(), record())],
+        ['update', () => nowhereStore.update(newKey(), patch())],
+        ['destroy', () => nowhereStore.destroy(newKey())],
+        ['touch', () => nowhereStore.touch(newKey(), record())],
+      ] as const) {
+        const { error, elapsed } = await settle(operation);
+        expect({ name, error }).toMatchObject({ name, error: expect.any(SessionStoreError) });
+        expect((error as SessionStoreError).message).toMatch(/timed out after 300 ms/);
+        expect(elapsed).toBeLessThan(OPERATION_TIMEOUT + SLACK);
+      }
+    } finally {
+      nowhere.destroy();
+      await connecting;
+    }
+  });
+});
