@@ -32,3 +32,5 @@ export { MemoryStore, MEMORY_STORE_PRODUCTION_WARNING } from './stores/memory.st
 export type { MemoryStoreOptions } from './stores/memory.store';
 export { RedisStore } from './stores/redis.store';
 export type { RedisStoreClient, RedisStoreOptions } from './stores/redis.store';
+export { DEFAULT_POSTGRES_CLEANUP_INTERVAL, POSTGRES_SCHEMA, PostgresStore, renderPostgresSchema } from './stores/postgres.store';
+export type { PostgresStoreOptions } from './stores/postgres.store';

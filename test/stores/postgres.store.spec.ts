@@ -1,0 +1,586 @@
+import { Pool, type PoolConfig } from 'pg';
+import { SessionConfigError, SessionStoreError, type SessionPatch, type SessionRecord } from '@app/session';
+import {
+  DEFAULT_POSTGRES_CLEANUP_INTERVAL,
+  POSTGRES_SCHEMA,
+  PostgresStore,
+  renderPostgresSchema,
+  type PostgresStoreOptions,
+} from '@app/session';
+import { describeWithService, uniqueName } from '../support/services';
+import { TcpProxy } from '../support/tcp-proxy';
+import { sleep } from '../support/test-stores';
+import { newKey, runStoreContract } from './store-contract';
+
+const PG_PORT = 5432;
+const PG_CONFIG: PoolConfig = { host: '127.0.0.1', port: PG_PORT, user: 'postgres', database: 'test' };
+
+/** A pool to the real server whose idle-connection errors are collected, as an application logs them. */
+function newPool(config: PoolConfig = {}, errors: unknown[] = []): Pool {
+  const pool = new Pool({ ...PG_CONFIG, ...config });
+  pool.on('error', (error) => errors.push(error));
+  return pool;
+}
+
+function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const now = Date.now();
+  return { data: { user: { id: 'alice' }, visits: 1 }, createdAt: now, touchedAt: now, expiresAt: now + 60_000, ...overrides };
+}
+
+function patch(overrides: Partial<SessionPatch> = {}): SessionPatch {
+  return { set: {}, unset: [], touchedAt: Date.now(), expiresAt: Date.now() + 120_000, ...overrides };
+}
+
+const expired = (): Partial<SessionRecord> => ({ createdAt: Date.now() - 10_000, touchedAt: Date.now() - 10_000, expiresAt: Date.now() - 1 });
+
+async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** Runs `operation` and says how it settled and after how long. */
+async function settle(operation: () => Promise<unknown>): Promise<{ error: unknown; elapsed: number }> {
+  const startedAt = Date.now();
+  try {
+    await operation();
+    return { error: undefined, elapsed: Date.now() - startedAt };
+  } catch (error) {
+    return { error, elapsed: Date.now() - startedAt };
+  }
+}
+
+/**
+ * A table (or a schema holding one) under a name no other run uses, and the admin pool that drops
+ * it afterwards.
+ */
+class Scratch {
+  readonly admin = newPool();
+  readonly #schemas: string[] = [];
+  readonly #tables: string[] = [];
+
+  /** A fresh unqualified table name, dropped by {@link drop}. */
+  table(): string {
+    const name = uniqueName('sessions');
+    this.#tables.push(name);
+    return name;
+  }
+
+  /** A fresh schema (created now, dropped with everything in it by {@link drop}) and a table name inside it. */
+  async qualifiedTable(): Promise<string> {
+    const schema = uniqueName('auth');
+    this.#schemas.push(schema);
+    await this.admin.query(`CREATE SCHEMA "${schema}"`);
+    return `${schema}.${uniqueName('sessions')}`;
+  }
+
+  async count(tableName: string, where = 'TRUE'): Promise<number> {
+    const quoted = tableName.split('.').map((part) => `"${part}"`).join('.');
+    const result = await this.admin.query<{ count: string }>(`SELECT count(*) AS count FROM ${quoted} WHERE ${where}`);
+    return Number(result.rows[0].count);
+  }
+
+  async drop(): Promise<void> {
+    for (const table of this.#tables) await this.admin.query(`DROP TABLE IF EXISTS "${table}"`);
+    for (const schema of this.#schemas) await this.admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await this.admin.end();
+  }
+}
+
+describeWithService('postgres')('PostgresStore', () => {
+  describe.each([
+    ['an unqualified table', false],
+    ['a schema-qualified table', true],
+  ])('honours the store contract on %s', (_label, qualified) => {
+    let scratch: Scratch;
+    let pool: Pool;
+
+    runStoreContract({
+      create: async () => {
+        scratch = new Scratch();
+        pool = newPool();
+        const tableName = qualified ? await scratch.qualifiedTable() : scratch.table();
+        const store = new PostgresStore({ pool, tableName, cleanupInterval: false });
+        await store.createTable();
+        return store;
+      },
+      cleanup: async (store) => {
+        await store.close?.();
+        await pool.end();
+        await scratch.drop();
+      },
+    });
+  });
+
+  describe('with a table of its own', () => {
+    let scratch: Scratch;
+    let pool: Pool;
+    let tableName: string;
+    let store: PostgresStore;
+
+    const storeOn = (options: Partial<PostgresStoreOptions> = {}) =>
+      new PostgresStore({ pool, tableName, cleanupInterval: false, ...options });
+
+    beforeAll(async () => {
+      scratch = new Scratch();
+      pool = newPool();
+      tableName = scratch.table();
+      store = storeOn();
+      await store.createTable();
+    });
+
+    afterAll(async () => {
+      await store.close();
+      await pool.end();
+      await scratch.drop();
+    });
+
+    describe('schema', () => {
+      it('createTable can run again, and from several instances at once, without error', async () => {
+        await expect(store.createTable()).resolves.toBeUndefined();
+        const others = Array.from({ length: 5 }, () => storeOn());
+        await expect(Promise.all(others.map((other) => other.createTable()))).resolves.toHaveLength(5);
+        await Promise.all(others.map((other) => other.close()));
+      });
+
+      it('concurrent createTable calls on a table that does not exist yet all succeed and create it once', async () => {
+        const fresh = scratch.table();
+        const stores = Array.from({ length: 8 }, () => new PostgresStore({ pool, tableName: fresh, cleanupInterval: false }));
+        await expect(Promise.all(stores.map((each) => each.createTable()))).resolves.toHaveLength(8);
+        await expect(scratch.count(fresh)).resolves.toBe(0);
+        await Promise.all(stores.map((each) => each.close()));
+      });
+
+      it('creates the documented columns and the expires_at index', async () => {
+        const columns = await scratch.admin.query<{ column_name: string; data_type: string; is_nullable: string }>(
+          `SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`,
+          [tableName],
+        );
+        expect(columns.rows).toEqual([
+          { column_name: 'key', data_type: 'text', is_nullable: 'NO' },
+          { column_name: 'data', data_type: 'jsonb', is_nullable: 'NO' },
+          { column_name: 'created_at', data_type: 'bigint', is_nullable: 'NO' },
+          { column_name: 'touched_at', data_type: 'bigint', is_nullable: 'NO' },
+          { column_name: 'expires_at', data_type: 'bigint', is_nullable: 'NO' },
+          { column_name: 'cookie_max_age', data_type: 'bigint', is_nullable: 'YES' },
+        ]);
+        const indexes = await scratch.admin.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE tablename = $1`, [tableName]);
+        expect(indexes.rows.map((row) => row.indexdef)).toEqual(
+          expect.arrayContaining([expect.stringMatching(/UNIQUE INDEX .* USING btree \(key\)/), expect.stringMatching(/INDEX .* USING btree \(expires_at\)/)]),
+        );
+      });
+
+      it('the exported schema SQL, run as a migration, gives a table the store works with', async () => {
+        expect(POSTGRES_SCHEMA).toContain('CREATE TABLE IF NOT EXISTS "sessions"');
+        const migrated = await scratch.qualifiedTable();
+        await scratch.admin.query(renderPostgresSchema(migrated));
+        await scratch.admin.query(renderPostgresSchema(migrated)); // idempotent
+        const onMigrated = new PostgresStore({ pool, tableName: migrated, cleanupInterval: false });
+        const key = newKey();
+        await onMigrated.set(key, record());
+        await expect(onMigrated.get(key)).resolves.toMatchObject({ data: { visits: 1 } });
+        await expect(scratch.count(migrated)).resolves.toBe(1);
+        await onMigrated.close();
+      });
+
+      it('a schema-qualified name puts the table in that schema', async () => {
+        const qualified = await scratch.qualifiedTable();
+        const [schema, table] = qualified.split('.');
+        const inSchema = new PostgresStore({ pool, tableName: qualified, cleanupInterval: false });
+        await inSchema.createTable();
+        await inSchema.set(newKey(), record());
+        const found = await scratch.admin.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2`, [schema, table]);
+        expect(found.rowCount).toBe(1);
+        const inPublic = await scratch.admin.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' AND table_name = $1`, [table]);
+        expect(inPublic.rowCount).toBe(0);
+        await inSchema.close();
+      });
+    });
+
+    describe('stored values', () => {
+      it('gives timestamps and the cookie lifetime back as numbers, although BIGINT arrives as a string', async () => {
+        const key = newKey();
+        const stored = record({ cookieMaxAge: 86_400_000 });
+        await store.set(key, stored);
+        const raw = await scratch.admin.query(`SELECT created_at FROM "${tableName}" WHERE key = $1`, [key]);
+        expect(typeof raw.rows[0].created_at).toBe('string'); // what pg hands back for BIGINT
+        const loaded = await store.get(key);
+        expect(loaded).toEqual(stored);
+        for (const field of ['createdAt', 'touchedAt', 'expiresAt', 'cookieMaxAge'] as const) {
+          expect(typeof loaded![field]).toBe('number');
+        }
+        expect(loaded!.expiresAt + 1).toBe(stored.expiresAt + 1); // arithmetic, not string concatenation
+      });
+
+      it('stores ordinary data as plain JSONB that SQL can read', async () => {
+        const key = newKey();
+        await store.set(key, record({ data: { user: { id: 'alice' }, 'a.b': 'dotted' } }));
+        const raw = await scratch.admin.query(`SELECT data->'user'->>'id' AS id, data->>'a.b' AS dotted FROM "${tableName}" WHERE key = $1`, [key]);
+        expect(raw.rows[0]).toEqual({ id: 'alice', dotted: 'dotted' });
+      });
+
+      it.each<[string, Record<string, unknown>]>([
+        ['NUL in values', { text: 'a\u0000b', list: ['\u0000', 'x\u0000'], nested: { deep: '\u0000\u0000' } }],
+        ['NUL in keys', { 'k\u0000ey': 1, nested: { '\u0000': 'v' } }],
+        ['lone surrogates', { high: 'a\ud800b', low: '\udc00', ['\ud83d']: 'key', pair: '🎉' }],
+        ['strings and keys that start with the encoding marker', { marker: '\u0001', prefixed: '\u0001"x"', ['\u0001k']: '\u0001' }],
+        ['text that looks like an escape', { escaped: '\\u0000 \\u0001 \\ud800', ['\\u0000']: 'key' }],
+        ['a __proto__ key', JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}') as Record<string, unknown>],
+      ])('round-trips what JSONB cannot hold as is: %s', async (_label, data) => {
+        const key = newKey();
+        await store.set(key, record({ data }));
+        const loaded = await store.get(key);
+        expect(loaded?.data).toEqual(data);
+        expect(Object.keys(loaded!.data).sort()).toEqual(Object.keys(data).sort());
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      });
+
+      it('updates and removes keys that had to be encoded, leaving the others', async () => {
+        const key = newKey();
+        await store.set(key, record({ data: { 'k\u0000': 1, '\u0001m': 2, plain: 3, 'lone\ud800': 4 } }));
+        await expect(
+          store.update(key, patch({ set: { 'k\u0000': 'one', added: 'x\u0000y' }, unset: ['\u0001m', 'lone\ud800'] })),
+        ).resolves.toBe(true);
+        await expect(store.get(key)).resolves.toMatchObject({ data: { 'k\u0000': 'one', plain: 3, added: 'x\u0000y' } });
+        expect(Object.keys((await store.get(key))!.data).sort()).toEqual(['added', 'k\u0000', 'plain']);
+      });
+
+      it('a key both unset and set by one patch ends up set', async () => {
+        const key = newKey();
+        await store.set(key, record({ data: { a: 1 } }));
+        await store.update(key, patch({ set: { a: 2 }, unset: ['a'] }));
+        await expect(store.get(key)).resolves.toMatchObject({ data: { a: 2 } });
+      });
+    });
+
+    describe('deleteExpired', () => {
+      it('deletes only expired rows and says how many', async () => {
+        const own = new PostgresStore({ pool, tableName: scratch.table(), cleanupInterval: false });
+        await own.createTable();
+        const dead = [newKey(), newKey(), newKey()];
+        const live = [newKey(), newKey()];
+        await Promise.all(dead.map((key) => own.set(key, record(expired()))));
+        await Promise.all(live.map((key) => own.set(key, record())));
+
+        await expect(own.deleteExpired()).resolves.toBe(3);
+        await expect(scratch.count(own.tableName)).resolves.toBe(2);
+        for (const key of live) await expect(own.get(key)).resolves.toBeDefined();
+        await expect(own.deleteExpired()).resolves.toBe(0);
+        await own.close();
+      });
+
+      it('deletes a large backlog in several batches and counts them all', async () => {
+        const own = new PostgresStore({ pool, tableName: scratch.table(), cleanupInterval: false });
+        await own.createTable();
+        const now = Date.now();
+        await scratch.admin.query(
+          `INSERT INTO "${own.tableName}" (key, data, created_at, touched_at, expires_at)
+           SELECT 'k' || n, '{}', $1::bigint, $1::bigint, $1::bigint + CASE WHEN n <= 12001 THEN -1 ELSE 60000 END FROM generate_series(1, 12010) AS n`,
+          [now - 5_000],
+        );
+        await expect(own.deleteExpired()).resolves.toBe(12_001);
+        await expect(scratch.count(own.tableName)).resolves.toBe(9);
+        await own.close();
+      });
+
+      it('uses the clock option to decide what is expired', async () => {
+        let now = 1_000_000;
+        const own = new PostgresStore({ pool, tableName: scratch.table(), cleanupInterval: false, clock: () => now });
+        await own.createTable();
+        const key = newKey();
+        await own.set(key, { data: {}, createdAt: now, touchedAt: now, expiresAt: now + 1_000 });
+        await expect(own.get(key)).resolves.toBeDefined();
+        now += 1_000;
+        await expect(own.get(key)).resolves.toBeUndefined();
+        await expect(own.deleteExpired()).resolves.toBe(1);
+        await own.close();
+      });
+    });
+
+    describe('cleanup timer', () => {
+      it('runs deleteExpired every cleanupInterval until close() stops it', async () => {
+        const table = scratch.table();
+        const own = new PostgresStore({ pool, tableName: table, cleanupInterval: 50 });
+        await own.createTable();
+        await own.set(newKey(), record(expired()));
+        await own.set(newKey(), record());
+        await waitUntil(async () => (await scratch.count(table)) === 1);
+
+        await own.set(newKey(), record(expired()));
+        await waitUntil(async () => (await scratch.count(table)) === 1);
+
+        await own.close();
+        await own.set(newKey(), record(expired())); // operations keep working after close: the pool is not the store's
+        await sleep(300);
+        await expect(scratch.count(table)).resolves.toBe(2);
+      });
+
+      it('reports a failing sweep to onCleanupError as a SessionStoreError and keeps sweeping', async () => {
+        const errors: SessionStoreError[] = [];
+        const missing = scratch.table(); // never created
+        const own = new PostgresStore({ pool, tableName: missing, cleanupInterval: 30, onCleanupError: (error) => errors.push(error) });
+        await waitUntil(() => errors.length >= 2);
+        await own.close();
+        expect(errors[0]).toBeInstanceOf(SessionStoreError);
+        expect(errors[0].cause).toMatchObject({ code: '42P01' }); // undefined_table
+        const seen = errors.length;
+        await sleep(150);
+        expect(errors.length).toBe(seen);
+      });
+
+      it('defaults to a sweep every 15 minutes, and close() leaves the pool open', async () => {
+        expect(DEFAULT_POSTGRES_CLEANUP_INTERVAL).toBe(900_000);
+        const own = new PostgresStore({ pool, tableName });
+        await own.close();
+        await expect(pool.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
+        expect(pool.ended).toBe(false);
+      });
+    });
+
+    describe('failures', () => {
+      it('wraps what PostgreSQL refuses in SessionStoreError, keeping the cause', async () => {
+        const missing = new PostgresStore({ pool, tableName: scratch.table(), cleanupInterval: false });
+        const outcomes = await Promise.allSettled([
+          missing.get(newKey()),
+          missing.set(newKey(), record()),
+          missing.update(newKey(), patch()),
+          missing.destroy(newKey()),
+          missing.touch(newKey(), record()),
+          missing.deleteExpired(),
+        ]);
+        for (const outcome of outcomes) {
+          expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(SessionStoreError) });
+          expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'SESSION_STORE_FAILED', cause: { code: '42P01' } });
+        }
+        await missing.close();
+      });
+
+      it('a timestamp PostgreSQL cannot hold is a SessionStoreError, not a crash', async () => {
+        await expect(store.set(newKey(), record({ expiresAt: Number.NaN }))).rejects.toThrow(SessionStoreError);
+        await expect(store.set(newKey(), record({ cookieMaxAge: 1e30 }))).rejects.toThrow(SessionStoreError);
+      });
+
+      it('an update blocked by a row lock rejects after operationTimeout, and the pool keeps working', async () => {
+        const key = newKey();
+        await store.set(key, record());
+        const fast = storeOn({ operationTimeout: 300 });
+        const locker = await scratch.admin.connect();
+        try {
+          await locker.query('BEGIN');
+          await locker.query(`SELECT 1 FROM "${tableName}" WHERE key = $1 FOR UPDATE`, [key]);
+          const { error, elapsed } = await settle(() => fast.update(key, patch({ set: { late: true } })));
+          expect(error).toBeInstanceOf(SessionStoreError);
+          expect((error as Error).message).toMatch(/timed out after 300 ms/);
+          expect(elapsed).toBeGreaterThanOrEqual(290);
+          expect(elapsed).toBeLessThan(1_500);
+        } finally {
+          await locker.query('ROLLBACK');
+          locker.release();
+        }
+        await expect(fast.get(key)).resolves.toBeDefined();
+        await fast.close();
+      });
+
+      it('an operation that timed out waiting for a pool connection is never run later', async () => {
+        const small = newPool({ max: 1 });
+        const own = new PostgresStore({ pool: small, tableName, operationTimeout: 200, cleanupInterval: false });
+        const held = await small.connect();
+        const key = newKey();
+        try {
+          const { error, elapsed } = await settle(() => own.set(key, record()));
+          expect(error).toBeInstanceOf(SessionStoreError);
+          expect((error as Error).message).toMatch(/set timed out after 200 ms/);
+          expect(elapsed).toBeLessThan(1_000);
+        } finally {
+          held.release();
+        }
+        await sleep(100); // the abandoned set gets the connection now, and must hand it back unused
+        await expect(own.get(key)).resolves.toBeUndefined();
+        await expect(scratch.count(tableName, `key = '${key}'`)).resolves.toBe(0);
+        await own.close();
+        await small.end();
+      });
+    });
+  });
+
+  describe('options', () => {
+    const pool = new Pool(PG_CONFIG); // never connects: construction does no I/O
+
+    afterAll(async () => {
+      await pool.end();
+    });
+
+    it.each([
+      'sessions; DROP TABLE users',
+      'sessions"; DROP TABLE users; --',
+      "sessions'--",
+      'sessions"',
+      'a.b.c',
+      '.sessions',
+      'sessions.',
+      '1sessions',
+      'sess ions',
+      'sessions$',
+      'séssions',
+      '',
+      's'.repeat(49),
+      `${'s'.repeat(64)}.sessions`,
+    ])('refuses the table name %j at construction', (tableName) => {
+      expect(() => new PostgresStore({ pool, tableName })).toThrow(SessionConfigError);
+      expect(() => renderPostgresSchema(tableName)).toThrow(SessionConfigError);
+    });
+
+    it.each(['sessions', 'Sessions', '_s1', 'auth.sessions', 's'.repeat(48), `${'s'.repeat(63)}.t`])('accepts the table name %j', (tableName) => {
+      const store = new PostgresStore({ pool, tableName, cleanupInterval: false });
+      expect(store.tableName).toBe(tableName);
+    });
+
+    it('quotes the table name in the schema SQL', () => {
+      expect(renderPostgresSchema('auth.Sessions')).toContain('CREATE TABLE IF NOT EXISTS "auth"."Sessions" (');
+      expect(renderPostgresSchema('auth.Sessions')).toContain('CREATE INDEX IF NOT EXISTS "Sessions_expires_at_idx" ON "auth"."Sessions" (expires_at);');
+    });
+
+    it('lists every invalid option in one SessionConfigError', () => {
+      const attempt = () =>
+        new PostgresStore({ pool: {} as Pool, tableName: 'x;y', operationTimeout: 0, cleanupInterval: 1.5 });
+      expect(attempt).toThrow(SessionConfigError);
+      try {
+        attempt();
+      } catch (error) {
+        expect((error as SessionConfigError).problems).toEqual([
+          expect.stringMatching(/^PostgresStore pool: /),
+          expect.stringMatching(/^PostgresStore tableName: /),
+          expect.stringMatching(/^PostgresStore operationTimeout /),
+          expect.stringMatching(/^PostgresStore cleanupInterval: /),
+        ]);
+      }
+    });
+
+    it.each<[string, unknown]>([
+      ['negative', -1],
+      ['zero', 0],
+      ['beyond what setTimeout honours', 2 ** 31],
+      ['a string', '1000'],
+    ])('refuses a cleanupInterval that is %s', (_label, cleanupInterval) => {
+      expect(() => new PostgresStore({ pool, cleanupInterval: cleanupInterval as number })).toThrow(/cleanupInterval/);
+    });
+
+    it('refuses missing options', () => {
+      expect(() => new PostgresStore(undefined as unknown as PostgresStoreOptions)).toThrow(SessionConfigError);
+    });
+  });
+});
+
+describeWithService('postgres')('PostgresStore when PostgreSQL goes away', () => {
+  const OPERATION_TIMEOUT = 500;
+  /** How late a rejection may come past the operation timeout (timers, a loaded CI machine). */
+  const SLACK = 700;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  const poolErrors: unknown[] = [];
+  let scratch: Scratch;
+  let proxy: TcpProxy;
+  let pool: Pool;
+  let tableName: string;
+  let store: PostgresStore;
+
+  beforeAll(async () => {
+    process.on('unhandledRejection', onUnhandled);
+    scratch = new Scratch();
+    tableName = scratch.table();
+    proxy = await new TcpProxy(PG_PORT).start();
+    // The application's pool: a short connect timeout, and an 'error' listener (pg emits 'error'
+    // when an idle connection drops; unhandled, it would end the process).
+    pool = newPool({ port: proxy.port, connectionTimeoutMillis: 300, max: 5 }, poolErrors);
+    store = new PostgresStore({ pool, tableName, operationTimeout: OPERATION_TIMEOUT, cleanupInterval: false });
+    await store.createTable();
+  });
+
+  afterEach(() => {
+    proxy.restore();
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await pool.end();
+    await proxy.stop();
+    await scratch.drop();
+    await sleep(100); // late rejections of abandoned queries would show up by now
+    process.off('unhandledRejection', onUnhandled);
+    expect(unhandled).toEqual([]);
+  });
+
+  const operations = (key: string): ReadonlyArray<readonly [string, () => Promise<unknown>]> => [
+    ['get', () => store.get(key)],
+    ['set', () => store.set(key, record())],
+    ['update', () => store.update(key, patch({ set: { during: 'outage' } }))],
+    ['destroy', () => store.destroy(key)],
+    ['touch', () => store.touch(key, record())],
+    ['deleteExpired', () => store.deleteExpired()],
+    ['createTable', () => store.createTable()],
+  ];
+
+  it('every operation rejects with SessionStoreError within the operation timeout while PostgreSQL is unreachable', async () => {
+    const key = newKey();
+    await store.set(key, record());
+    proxy.cut();
+
+    for (const [name, operation] of operations(key)) {
+      const { error, elapsed } = await settle(operation);
+      expect({ name, error }).toMatchObject({ name, error: expect.any(SessionStoreError) });
+      expect((error as SessionStoreError).cause ?? (error as SessionStoreError).message).toBeDefined();
+      expect(elapsed).toBeLessThan(OPERATION_TIMEOUT + SLACK);
+    }
+  });
+
+  it('operations in flight when the connection drops settle (resolve, or reject with SessionStoreError), none hangs', async () => {
+    const keys = Array.from({ length: 5 }, () => newKey());
+    await Promise.all(keys.map((key) => store.set(key, record())));
+    // One update is certainly mid-statement at the cut: it waits for a row lock held elsewhere.
+    const locker = await scratch.admin.connect();
+    await locker.query('BEGIN');
+    await locker.query(`SELECT 1 FROM "${tableName}" WHERE key = $1 FOR UPDATE`, [keys[0]]);
+    const blocked = store.update(keys[0], patch({ set: { blocked: true } }));
+    await sleep(50);
+
+    const startedAt = Date.now();
+    const inFlight = [blocked, ...keys.flatMap((key) => operations(key).map(([, operation]) => operation()))];
+    proxy.cut();
+    const settled = await Promise.allSettled(inFlight);
+    await locker.query('ROLLBACK');
+    locker.release();
+
+    expect(Date.now() - startedAt).toBeLessThan(OPERATION_TIMEOUT + SLACK);
+    for (const outcome of settled) {
+      if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(SessionStoreError);
+    }
+    expect(settled[0]).toMatchObject({ status: 'rejected', reason: expect.any(SessionStoreError) });
+  });
+
+  it('works again with the same pool and store once PostgreSQL is reachable, with what was stored before', async () => {
+    const key = newKey();
+    await store.set(key, record({ data: { before: 'outage' } }));
+    proxy.cut();
+    await expect(store.get(key)).rejects.toThrow(SessionStoreError);
+    await expect(store.update(key, patch({ set: { during: 'outage' } }))).rejects.toThrow(SessionStoreError);
+
+    proxy.restore();
+
+    await expect(store.get(key)).resolves.toMatchObject({ data: { before: 'outage' } });
+    await expect(store.update(key, patch({ set: { after: 'outage' } }))).resolves.toBe(true);
+    await expect(store.get(key)).resolves.toMatchObject({ data: { before: 'outage', after: 'outage' } });
+  });
+
+  it('idle connections dropped by the outage reach the pool error listener, not the process', async () => {
+    await Promise.all(Array.from({ length: 3 }, () => store.get(newKey()))); // a few idle connections
+    expect(pool.idleCount).toBeGreaterThan(0);
+    const before = poolErrors.length;
+    proxy.cut();
+    await waitUntil(() => poolErrors.length > before);
+    expect(poolErrors.at(-1)).toBeInstanceOf(Error);
+    proxy.restore();
+    await expect(store.get(newKey())).resolves.toBeUndefined();
+  });
+});
