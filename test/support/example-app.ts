@@ -5,6 +5,9 @@ import { AppModule } from '../../apps/example/src/app.module';
 import { configureExampleApp } from '../../apps/example/src/app.setup';
 import { loadExampleConfig, type ExampleConfig } from '../../apps/example/src/config/example-config';
 
+/** Prefix of the tables and keys the example e2e suites create in real stores. */
+export const EXAMPLE_TEST_NAME_PREFIX = 'example_e2e_';
+
 /** Test-only secret (never used outside tests). */
 export const TEST_SECRET = 'test-only-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 
@@ -14,7 +17,19 @@ export const TEST_SECRET = 'test-only-secret-0123456789-abcdefghijklmnopqrstuvwx
  */
 export async function createExampleApp(overrides: Partial<ExampleConfig> = {}): Promise<INestApplication> {
   const config: ExampleConfig = {
-    ...loadExampleConfig({ SESSION_SECRET: TEST_SECRET }),
+    ...loadExampleConfig({
+      SESSION_SECRET: TEST_SECRET,
+      // SESSION_STORE (and the URLs) pick the store, as for the real app: the whole example suite
+      // runs against each store (npm run test:example-stores). Names unique to this test process
+      // keep runs apart; test/support/global-teardown.js drops them afterwards.
+      SESSION_STORE: process.env.SESSION_STORE,
+      REDIS_URL: process.env.REDIS_URL,
+      DATABASE_URL: process.env.DATABASE_URL,
+      MYSQL_URL: process.env.MYSQL_URL,
+      MEMCACHED_URL: process.env.MEMCACHED_URL,
+      SESSION_TABLE: `${EXAMPLE_TEST_NAME_PREFIX}${process.pid}`,
+      SESSION_KEY_PREFIX: `${EXAMPLE_TEST_NAME_PREFIX}${process.pid}:`,
+    }),
     ...overrides,
   };
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.register(config)] }).compile();

@@ -3,12 +3,15 @@ import { SessionModule, type SessionOptions } from '@app/session';
 import { AuthModule } from './auth/auth.module';
 import type { ExampleConfig } from './config/example-config';
 import { EXAMPLE_CONFIG, ExampleConfigModule } from './config/example-config.module';
+import type { ExampleStore } from './store/example-store';
+import { EXAMPLE_STORE, ExampleStoreModule } from './store/example-store.module';
 import { PagesController } from './pages/pages.controller';
 import { VisitsController } from './visits/visits.controller';
 
-/** Session options of the example, derived from its configuration. */
-export function exampleSessionOptions(config: ExampleConfig): SessionOptions {
+/** Session options of the example, derived from its configuration and the opened store. */
+export function exampleSessionOptions(config: ExampleConfig, opened: ExampleStore): SessionOptions {
   return {
+    store: opened.store,
     secret: config.sessionSecrets,
     // The __Host- prefix makes browsers refuse the cookie unless Secure, host-only and Path=/.
     name: config.production ? '__Host-sid' : 'sid',
@@ -26,8 +29,9 @@ export class AppModule {
       module: AppModule,
       imports: [
         ExampleConfigModule.register(config),
+        ExampleStoreModule.register(config.store),
         SessionModule.forRootAsync({
-          inject: [EXAMPLE_CONFIG],
+          inject: [EXAMPLE_CONFIG, EXAMPLE_STORE],
           useFactory: exampleSessionOptions,
         }),
         AuthModule,

@@ -1,0 +1,48 @@
+import type { LoggerService } from '@nestjs/common';
+import { Pool } from 'pg';
+import { createClient } from 'redis';
+import { MemoryStore, PostgresStore, RedisStore, type SessionStore } from '@app/session';
+import type { ExampleStoreConfig } from '../config/example-config';
+
+/** A session store and the clients the example opened for it. */
+export interface ExampleStore {
+  readonly store: SessionStore;
+  /** Closes the clients the example opened (the store's own `close()` is called by the module). */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the store `SESSION_STORE` names. The example owns the clients: it creates them here and
+ * closes them on shutdown. SQL tables are created when missing (a real app would use migrations).
+ */
+export async function openExampleStore(config: ExampleStoreConfig, logger: LoggerService): Promise<ExampleStore> {
+  switch (config.kind) {
+    case 'memory':
+      return { store: new MemoryStore(), close: () => Promise.resolve() };
+
+    case 'redis': {
+      const client = createClient({ url: config.redisUrl });
+      // node-redis reconnects by itself; without a listener an 'error' event would end the process.
+      client.on('error', (error: Error) => logger.warn(`Redis: ${error.message}`, 'SessionStore'));
+      await client.connect();
+      return {
+        store: new RedisStore({ client, prefix: config.keyPrefix }),
+        close: async () => {
+          await client.close();
+        },
+      };
+    }
+
+    case 'postgres': {
+      const pool = new Pool({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2_000, max: 10 });
+      // pg emits 'error' when an idle connection drops; unhandled, it would end the process.
+      pool.on('error', (error) => logger.warn(`PostgreSQL: ${error.message}`, 'SessionStore'));
+      const store = new PostgresStore({ pool, tableName: config.table });
+      await store.createTable();
+      return { store, close: () => pool.end() };
+    }
+
+    default:
+      throw new Error(`SESSION_STORE=${config.kind} is not supported yet`);
+  }
+}
