@@ -23,7 +23,9 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
     case 'redis': {
       const client = createClient({ url: config.redisUrl });
       // node-redis reconnects by itself; without a listener an 'error' event would end the process.
-      client.on('error', (error: Error) => logger.warn(`Redis: ${error.message}`, 'SessionStore'));
+      client.on('error', (error: Error) => {
+        logger.warn(`Redis: ${error.message}`, 'SessionStore');
+      });
       await client.connect();
       return {
         store: new RedisStore({ client, prefix: config.keyPrefix }),
@@ -36,7 +38,9 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
     case 'postgres': {
       const pool = new Pool({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2_000, max: 10 });
       // pg emits 'error' when an idle connection drops; unhandled, it would end the process.
-      pool.on('error', (error) => logger.warn(`PostgreSQL: ${error.message}`, 'SessionStore'));
+      pool.on('error', (error) => {
+        logger.warn(`PostgreSQL: ${error.message}`, 'SessionStore');
+      });
       const store = new PostgresStore({ pool, tableName: config.table });
       await store.createTable();
       return { store, close: () => pool.end() };
