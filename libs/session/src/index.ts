@@ -34,3 +34,5 @@ export { RedisStore } from './stores/redis.store';
 export type { RedisStoreClient, RedisStoreOptions } from './stores/redis.store';
 export { DEFAULT_POSTGRES_CLEANUP_INTERVAL, POSTGRES_SCHEMA, PostgresStore, renderPostgresSchema } from './stores/postgres.store';
 export type { PostgresStoreOptions } from './stores/postgres.store';
+export { MemcachedStore } from './stores/memcached.store';
+export type { MemcachedStoreOptions } from './stores/memcached.store';
