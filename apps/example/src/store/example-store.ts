@@ -1,7 +1,8 @@
 import type { LoggerService } from '@nestjs/common';
+import { Client as MemcachedClient } from 'memjs';
 import { Pool } from 'pg';
 import { createClient } from 'redis';
-import { MemoryStore, PostgresStore, RedisStore, type SessionStore } from '@app/session';
+import { MemcachedStore, MemoryStore, PostgresStore, RedisStore, type SessionStore } from '@app/session';
 import type { ExampleStoreConfig } from '../config/example-config';
 
 /** A session store and the clients the example opened for it. */
@@ -44,6 +45,18 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
       const store = new PostgresStore({ pool, tableName: config.table });
       await store.createTable();
       return { store, close: () => pool.end() };
+    }
+
+    case 'memcached': {
+      // retries: 1 (memjs counts attempts): a request the store gave up on is not re-sent later.
+      const client = MemcachedClient.create(config.memcachedUrl, { timeout: 0.5, retries: 1, logger: { log: () => undefined } });
+      return {
+        store: new MemcachedStore({ client, prefix: config.keyPrefix }),
+        close: () => {
+          client.close();
+          return Promise.resolve();
+        },
+      };
     }
 
     default:
