@@ -1,3 +1,5 @@
+import { types } from 'node:util';
+
 /**
  * Stable machine-readable codes carried by every error the library throws.
  */
@@ -56,6 +58,7 @@ export class SessionStoreError extends SessionError {
  */
 export function toSessionStoreError(operation: string, error: unknown): SessionStoreError {
   if (error instanceof SessionStoreError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
+  // isNativeError also recognises errors from another realm (a vm context, a test sandbox).
+  const reason = error instanceof Error || types.isNativeError(error) ? error.message : String(error);
   return new SessionStoreError(`Session store ${operation} failed: ${reason}`, { cause: error });
 }
