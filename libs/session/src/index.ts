@@ -36,3 +36,5 @@ export { DEFAULT_POSTGRES_CLEANUP_INTERVAL, POSTGRES_SCHEMA, PostgresStore, rend
 export type { PostgresStoreOptions } from './stores/postgres.store';
 export { MemcachedStore } from './stores/memcached.store';
 export type { MemcachedStoreOptions } from './stores/memcached.store';
+export { MysqlStore } from './stores/mysql.store';
+export type { MysqlStoreOptions } from './stores/mysql.store';

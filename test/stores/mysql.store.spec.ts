@@ -1,0 +1,610 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { createPool, type Pool, type PoolOptions, type RowDataPacket } from 'mysql2/promise';
+import { MemoryStore, SessionStoreError, type SessionPatch, type SessionRecord } from '@app/session';
+import { MysqlStore, type MysqlStoreOptions } from '@app/session';
+import { describeWithService, uniqueName } from '../support/services';
+import { TcpProxy } from '../support/tcp-proxy';
+import { newKey, runStoreContract } from './store-contract';
+
+/** The MariaDB / MySQL server the suite runs against (root without password, database `test`). */
+const SERVER: PoolOptions = { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test' };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const now = Date.now();
+  return { data: { visits: 1 }, createdAt: now, touchedAt: now, expiresAt: now + 60_000, ...overrides };
+}
+
+function patch(overrides: Partial<SessionPatch> = {}): SessionPatch {
+  return { set: {}, unset: [], touchedAt: Date.now(), expiresAt: Date.now() + 60_000, ...overrides };
+}
+
+function expiredRecord(data: Record<string, unknown> = { old: true }): SessionRecord {
+  const past = Date.now() - 60_000;
+  return record({ data, createdAt: past, touchedAt: past, expiresAt: Date.now() - 1 });
+}
+
+/** `depth` arrays nested in one another around a number: JSON nesting `depth`. */
+function nested(depth: number): unknown {
+  let value: unknown = 1;
+  for (let level = 0; level < depth; level++) value = [value];
+  return value;
+}
+
+/** A small seeded PRNG (mulberry32), so the generated patches are the same on every run. */
+function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(25);
+  }
+}
+
+describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
+  describe('honours the store contract', () => {
+    let pool: Pool;
+    let table: string;
+    runStoreContract({
+      create: async () => {
+        pool = createPool({ ...SERVER, connectionLimit: 10 });
+        table = uniqueName('sessions');
+        const store = new MysqlStore({ pool, tableName: table });
+        await store.createTable();
+        return store;
+      },
+      cleanup: async (store) => {
+        await store.close?.();
+        await pool.query(`DROP TABLE IF EXISTS \`${table}\``);
+        await pool.end();
+      },
+    });
+  });
+
+  describe('specifics', () => {
+    let pool: Pool;
+    const tables: string[] = [];
+    const stores: MysqlStore[] = [];
+
+    /** A store over its own fresh table (dropped after the suite), sweeping disabled unless asked. */
+    async function openStore(options: Partial<MysqlStoreOptions> = {}, on: Pool = pool) {
+      const table = uniqueName('sessions');
+      tables.push(table);
+      const store = new MysqlStore({ pool: on, tableName: table, cleanupInterval: false, ...options });
+      stores.push(store);
+      await store.createTable();
+      return { store, table };
+    }
+
+    async function rowCount(table: string): Promise<number> {
+      const [rows] = await pool.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${table}\``);
+      return Number(rows[0].n);
+    }
+
+    /** The stored JSON text and how many top-level members the server counts in it. */
+    async function storedData(table: string, key: string): Promise<{ text: string; members: number }> {
+      const [rows] = await pool.query<RowDataPacket[]>(
+        `SELECT CAST(data AS CHAR) AS text, JSON_LENGTH(data) AS members FROM \`${table}\` WHERE session_key = ?`,
+        [key],
+      );
+      return { text: String(rows[0].text), members: Number(rows[0].members) };
+    }
+
+    beforeAll(() => {
+      pool = createPool({ ...SERVER, connectionLimit: 10 });
+    });
+
+    afterAll(async () => {
+      for (const store of stores) await store.close();
+      for (const table of tables) await pool.query(`DROP TABLE IF EXISTS \`${table}\``);
+      await pool.end();
+    });
+
+    describe('schema', () => {
+      it('createTable is idempotent and keeps the rows already stored', async () => {
+        const { store } = await openStore();
+        const key = newKey();
+        await store.set(key, record({ data: { kept: true } }));
+        await expect(store.createTable()).resolves.toBeUndefined();
+        await expect(store.get(key)).resolves.toMatchObject({ data: { kept: true } });
+      });
+
+      it('creates the documented columns: byte-compared keys, JSON data, millisecond BIGINTs, an index on expires_at', async () => {
+        const { table } = await openStore();
+        const [columns] = await pool.query<RowDataPacket[]>(
+          'SELECT COLUMN_NAME AS name, DATA_TYPE AS type, IS_NULLABLE AS nullable, COLLATION_NAME AS collation ' +
+            'FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+          [table],
+        );
+        expect(columns.map((column) => column.name)).toEqual([
+          'session_key', 'data', 'created_at', 'touched_at', 'expires_at', 'cookie_max_age',
+        ]);
+        const byName = Object.fromEntries(columns.map((column) => [column.name, column]));
+        expect(byName.session_key).toMatchObject({ type: 'varchar', nullable: 'NO', collation: 'ascii_bin' });
+        // MariaDB reports JSON as longtext (with a JSON_VALID check), MySQL as json.
+        expect(['json', 'longtext']).toContain(byName.data.type);
+        expect(byName.expires_at).toMatchObject({ type: 'bigint', nullable: 'NO' });
+        expect(byName.cookie_max_age).toMatchObject({ type: 'bigint', nullable: 'YES' });
+        const [indexes] = await pool.query<RowDataPacket[]>(
+          'SELECT INDEX_NAME AS name, COLUMN_NAME AS col FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+          [table],
+        );
+        expect(indexes).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ name: 'PRIMARY', col: 'session_key' }),
+            expect.objectContaining({ name: 'expires_at_idx', col: 'expires_at' }),
+          ]),
+        );
+      });
+
+      it('keys differing only in case are different sessions (base64url is case-sensitive)', async () => {
+        const { store } = await openStore();
+        const key = newKey();
+        const twin = key === key.toUpperCase() ? key.toLowerCase() : key.toUpperCase();
+        await store.set(key, record({ data: { who: 'original' } }));
+        await expect(store.get(twin)).resolves.toBeUndefined();
+        await store.set(twin, record({ data: { who: 'twin' } }));
+        await expect(store.get(key)).resolves.toMatchObject({ data: { who: 'original' } });
+      });
+
+      it('refuses data that is not JSON at the database (JSON_VALID check / JSON type)', async () => {
+        const { table } = await openStore();
+        await expect(
+          pool.query(`INSERT INTO \`${table}\` VALUES (?, ?, 1, 1, 1, NULL)`, [newKey(), 'not json']),
+        ).rejects.toThrow();
+      });
+
+      it('exports the DDL for migrations, quoting a database-qualified name part by part', () => {
+        expect(MysqlStore.createTableSql()).toMatch(/^CREATE TABLE IF NOT EXISTS `sessions` \(/);
+        expect(MysqlStore.createTableSql('auth.user_sessions')).toMatch(/^CREATE TABLE IF NOT EXISTS `auth`\.`user_sessions` \(/);
+      });
+
+      it.each([
+        ['empty', ''],
+        ['a statement', 'sessions; DROP TABLE users'],
+        ['a backtick', 'sess`ions'],
+        ['a dash', 'my-sessions'],
+        ['a space', 'my sessions'],
+        ['three parts', 'a.b.c'],
+        ['an empty part', 'auth.'],
+        ['a leading digit', '1sessions'],
+        ['a non-ASCII letter', 'séssions'],
+        ['65 characters', 's'.repeat(65)],
+      ])('refuses a table name with %s', (_label, tableName) => {
+        expect(() => new MysqlStore({ pool, tableName })).toThrow(RangeError);
+        expect(() => MysqlStore.createTableSql(tableName)).toThrow(RangeError);
+      });
+
+      it('accepts 64-character and database-qualified names', () => {
+        expect(() => new MysqlStore({ pool, tableName: 's'.repeat(64), cleanupInterval: false })).not.toThrow();
+        expect(() => new MysqlStore({ pool, tableName: 'test.sessions', cleanupInterval: false })).not.toThrow();
+      });
+    });
+
+    describe('options', () => {
+      it.each([0, -1, 1.5, Number.NaN, 2 ** 31])('refuses cleanupInterval %p', (cleanupInterval) => {
+        expect(() => new MysqlStore({ pool, cleanupInterval })).toThrow(RangeError);
+      });
+
+      it.each([0, -5, 2.5])('refuses operationTimeout %p', (operationTimeout) => {
+        expect(() => new MysqlStore({ pool, operationTimeout, cleanupInterval: false })).toThrow(RangeError);
+      });
+
+      it('refuses a missing pool, and a callback pool that would never settle a promise', async () => {
+        expect(() => new MysqlStore({} as MysqlStoreOptions)).toThrow(TypeError);
+        const { createPool: createCallbackPool } = await import('mysql2');
+        const callbackPool = createCallbackPool({ ...SERVER, connectionLimit: 1 });
+        try {
+          expect(() => new MysqlStore({ pool: callbackPool as unknown as Pool })).toThrow(/pool\.promise\(\)/);
+          expect(() => new MysqlStore({ pool: callbackPool.promise(), cleanupInterval: false })).not.toThrow();
+        } finally {
+          await callbackPool.promise().end();
+        }
+      });
+
+      it('close() leaves the pool open: it belongs to the application', async () => {
+        const { store } = await openStore();
+        await store.close();
+        await expect(pool.query('SELECT 1')).resolves.toBeDefined();
+      });
+    });
+
+    describe('values', () => {
+      it('gives timestamps and cookie lifetime back as numbers, whatever the pool does with BIGINT and JSON', async () => {
+        // A pool configured the other way round on every result option the store relies on.
+        const oddPool = createPool({
+          ...SERVER,
+          connectionLimit: 2,
+          supportBigNumbers: true,
+          bigNumberStrings: true,
+          jsonStrings: true,
+          rowsAsArray: true,
+          nestTables: true,
+          flags: ['-FOUND_ROWS'],
+        });
+        try {
+          for (const on of [pool, oddPool]) {
+            const { store } = await openStore({}, on);
+            const key = newKey();
+            const stored = record({ data: { n: 1 }, cookieMaxAge: 86_400_000 });
+            await store.set(key, stored);
+            const loaded = await store.get(key);
+            expect(loaded).toEqual(stored);
+            for (const value of [loaded!.createdAt, loaded!.touchedAt, loaded!.expiresAt, loaded!.cookieMaxAge]) {
+              expect(typeof value).toBe('number');
+            }
+            // An update that writes exactly what is stored still reports the live session
+            // (without FOUND_ROWS, affectedRows would say 0).
+            const same = patch({ touchedAt: stored.touchedAt, expiresAt: stored.expiresAt });
+            await expect(store.update(key, same)).resolves.toBe(true);
+            await expect(store.update(key, same)).resolves.toBe(true);
+          }
+        } finally {
+          await oddPool.end();
+        }
+      });
+
+      it('round-trips 100 KB values and 4-byte UTF-8 (emoji) in keys and values, through set and update', async () => {
+        const { store, table } = await openStore();
+        const key = newKey();
+        const big = '🎉'.repeat(25_000) + 'x'.repeat(100_000);
+        await store.set(key, record({ data: { '🔑': big, text: '日本語 ✓ 𝄞' } }));
+        await store.update(key, patch({ set: { '😀 key': big.slice(0, 50_000), 'ü.é': '𝄞🎉' }, unset: ['text'] }));
+        await expect(store.get(key)).resolves.toMatchObject({ data: { '🔑': big, '😀 key': big.slice(0, 50_000), 'ü.é': '𝄞🎉' } });
+        expect((await store.get(key))!.data).not.toHaveProperty('text');
+        expect((await storedData(table, key)).members).toBe(3);
+      });
+
+      it('keeps session data nested 31 levels deep (MariaDB JSON limit) and refuses deeper, storing nothing', async () => {
+        const { store } = await openStore();
+        const key = newKey();
+        // The data object is one level; each value may nest 30 more.
+        await store.set(key, record({ data: { deep: nested(30) } }));
+        await expect(store.update(key, patch({ set: { deeper: nested(30) } }))).resolves.toBe(true);
+        await expect(store.get(key)).resolves.toMatchObject({ data: { deep: nested(30), deeper: nested(30) } });
+
+        await expect(store.update(key, patch({ set: { tooDeep: nested(31) } }))).rejects.toBeInstanceOf(SessionStoreError);
+        await expect(store.set(key, record({ data: { tooDeep: nested(31) } }))).rejects.toBeInstanceOf(SessionStoreError);
+        const after = await store.get(key);
+        expect(after!.data).toEqual({ deep: nested(30), deeper: nested(30) });
+      });
+
+      it('a value JSON cannot represent (undefined) removes the key, as a whole-record save would', async () => {
+        const { store } = await openStore();
+        const key = newKey();
+        await store.set(key, record({ data: { a: 1, b: 2 } }));
+        await expect(store.update(key, patch({ set: { a: undefined, c: 3 } }))).resolves.toBe(true);
+        await expect(store.get(key)).resolves.toMatchObject({ data: { b: 2, c: 3 } });
+        expect((await store.get(key))!.data).not.toHaveProperty('a');
+      });
+    });
+
+    describe('update', () => {
+      it('removes several non-ASCII keys in one patch and then rewrites one without duplicating it', async () => {
+        // Regression guard: MariaDB's multi-path JSON_REMOVE('{"a","b","é"}', a, b, é) keeps "é".
+        const { store, table } = await openStore();
+        const key = newKey();
+        await store.set(key, record({ data: { a: 1, b: 1, é: 1, ü: 1, '🎉': 1, z: 1 } }));
+        await store.update(key, patch({ unset: ['a', 'b', 'é', '🎉'], set: { ü: 2 } }));
+        await expect(store.get(key)).resolves.toMatchObject({ data: { ü: 2, z: 1 } });
+        expect(Object.keys((await store.get(key))!.data).sort()).toEqual(['z', 'ü']);
+        expect((await storedData(table, key)).members).toBe(2);
+      });
+
+      it('applies any patch exactly as MemoryStore does (300 seeded random patches with tricky keys and values)', async () => {
+        const { store, table } = await openStore();
+        const reference = new MemoryStore();
+        const random = seededRandom(20_240_611);
+        const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+        const keys = [
+          'a', 'b', 'z', 'é', 'ü', '🎉', 'a.b', '$.x', '$', "it's", 'x"y', 'back\\slash', '', '[0]', '*', '**',
+          'tab\tkey', 'new\nline', '\u0000', '\u2028', 'ü ✓', '日本語', 'a b', '"', '\\', 'user', 'visits', '__proto__',
+        ];
+        const strings = ['', 'x', 'héllo 🎉', 'a"b', 'c\\d', '\u0000', 'null', '{"a":1}', "'; DROP TABLE x; --", '𝄞'.repeat(50)];
+        const value = (depth = 0): unknown => {
+          switch (Math.floor(random() * (depth > 2 ? 4 : 6))) {
+            case 0: return null;
+            case 1: return pick(strings);
+            case 2: return pick([0, 1, -1, 2.5, 1e21, 123_456_789_012, true, false]);
+            case 3: return `${pick(strings)}${Math.floor(random() * 100)}`;
+            case 4: return Array.from({ length: Math.floor(random() * 3) }, () => value(depth + 1));
+            default: return Object.fromEntries(Array.from({ length: Math.floor(random() * 3) }, () => [pick(keys), value(depth + 1)]));
+          }
+        };
+        const data = () => Object.fromEntries(Array.from({ length: Math.floor(random() * 6) }, () => [pick(keys), value()]));
+
+        const key = newKey();
+        for (let round = 0; round < 300; round++) {
+          if (round % 25 === 0) {
+            const fresh = record({ data: data() });
+            await store.set(key, fresh);
+            await reference.set(key, fresh);
+          }
+          const change = patch({
+            set: Object.fromEntries(Array.from({ length: Math.floor(random() * 5) }, () => [pick(keys), value()])),
+            unset: Array.from({ length: Math.floor(random() * 4) }, () => pick(keys)),
+            ...(random() < 0.3 ? { cookieMaxAge: random() < 0.5 ? null : 1_000 + round } : {}),
+          });
+          await expect(store.update(key, change)).resolves.toBe(await reference.update(key, change));
+          const expected = await reference.get(key);
+          const actual = await store.get(key);
+          expect({ round, record: actual }).toEqual({ round, record: expected });
+          // No key stored twice (JSON.parse would hide a duplicate by keeping the last one).
+          expect({ round, members: (await storedData(table, key)).members }).toEqual({ round, members: Object.keys(expected!.data).length });
+        }
+      });
+
+      it('applies a patch of more than 64 keys in a locked transaction, with the same result', async () => {
+        const { store, table } = await openStore();
+        const key = newKey();
+        const many = (prefix: string, count: number) => Array.from({ length: count }, (_, index) => `${prefix}${index}é`);
+        await store.set(key, record({ data: { keep: true, ...Object.fromEntries(many('old', 100).map((name) => [name, 1])) } }));
+        const change = patch({
+          unset: many('old', 100),
+          set: Object.fromEntries(many('new', 100).map((name, index) => [name, { index, text: 'x"y\\z 🎉' }])),
+          cookieMaxAge: 5_000,
+        });
+        await expect(store.update(key, change)).resolves.toBe(true);
+        const loaded = await store.get(key);
+        expect(loaded).toMatchObject({ touchedAt: change.touchedAt, expiresAt: change.expiresAt, cookieMaxAge: 5_000 });
+        expect(loaded!.data).toEqual({ keep: true, ...change.set });
+        expect((await storedData(table, key)).members).toBe(101);
+      });
+
+      it('a large patch never resurrects a destroyed or expired session either', async () => {
+        const { store } = await openStore();
+        const big = patch({ set: Object.fromEntries(Array.from({ length: 80 }, (_, index) => [`k${index}`, index])) });
+        const destroyed = newKey();
+        await store.set(destroyed, record());
+        await store.destroy(destroyed);
+        await expect(store.update(destroyed, big)).resolves.toBe(false);
+        await expect(store.get(destroyed)).resolves.toBeUndefined();
+        const expired = newKey();
+        await store.set(expired, expiredRecord());
+        await expect(store.update(expired, big)).resolves.toBe(false);
+        await expect(store.get(expired)).resolves.toBeUndefined();
+      });
+
+      it('loses no key when small and large patches of one session race', async () => {
+        const { store } = await openStore();
+        const key = newKey();
+        await store.set(key, record({ data: { base: true } }));
+        const writers = Array.from({ length: 16 }, (_, writer) => {
+          const size = writer % 4 === 0 ? 70 : 2; // every fourth writer takes the transaction path
+          const set = Object.fromEntries(Array.from({ length: size }, (_, index) => [`w${writer}_${index}`, writer]));
+          return store.update(key, patch({ set }));
+        });
+        await expect(Promise.all(writers)).resolves.toEqual(writers.map(() => true));
+        const data = (await store.get(key))!.data;
+        expect(Object.keys(data)).toHaveLength(1 + 4 * 70 + 12 * 2);
+        expect(data).toMatchObject({ base: true, w0_69: 0, w1_1: 1, w15_0: 15 });
+      });
+    });
+
+    describe('deadlocks', () => {
+      it('retries an update InnoDB rolled back as a deadlock victim, and it lands', async () => {
+        // The store's pool, seen through a wrapper that notes each failed statement.
+        const failures: unknown[] = [];
+        const watched = Object.create(pool) as Pool;
+        watched.execute = ((...args: Parameters<Pool['execute']>) =>
+          pool.execute(...args).catch((error: unknown) => {
+            failures.push((error as { code?: unknown }).code);
+            throw error;
+          })) as Pool['execute'];
+        const { store, table } = await openStore({}, watched);
+        const key = newKey();
+        await store.set(key, record({ data: { base: true } }));
+        const others = Array.from({ length: 5 }, () => newKey());
+        for (const other of others) await store.set(other, record());
+
+        const rival = await pool.getConnection();
+        try {
+          // The rival has written five rows (so InnoDB prefers to roll back the store's one-row
+          // statement), and share-locks the end of the expires_at index, where the store's update
+          // must insert the session's new expiry. FORCE INDEX keeps it from scanning (and so
+          // locking) the session's row on this tiny table.
+          await rival.query('START TRANSACTION');
+          await rival.query(`UPDATE \`${table}\` FORCE INDEX (PRIMARY) SET touched_at = touched_at + 1 WHERE session_key IN (?)`, [
+            others,
+          ]);
+          await rival.query(`SELECT expires_at FROM \`${table}\` FORCE INDEX (expires_at_idx) WHERE expires_at > ? LOCK IN SHARE MODE`, [
+            Date.now() + 120_000,
+          ]);
+          // The store locks the row, then waits to insert its index entry...
+          const updating = store.update(key, patch({ set: { landed: true }, expiresAt: Date.now() + 3_600_000 }));
+          await sleep(150);
+          // ...and the rival now asks for the row: a cycle, and the store's statement is the victim.
+          await rival.query(`UPDATE \`${table}\` SET touched_at = touched_at + 1 WHERE session_key = ?`, [key]);
+          await rival.query('COMMIT');
+          await expect(updating).resolves.toBe(true);
+        } finally {
+          rival.destroy(); // never hand a connection that may hold a transaction back to the pool
+        }
+        await expect(store.get(key)).resolves.toMatchObject({ data: { base: true, landed: true } });
+        expect(failures).toEqual(['ER_LOCK_DEADLOCK']);
+      });
+    });
+
+    describe('expired rows', () => {
+      it('deleteExpired deletes only expired rows, in batches, and says how many', async () => {
+        const { store, table } = await openStore();
+        const live = newKey();
+        await store.set(live, record());
+        for (let index = 0; index < 3; index++) await store.set(newKey(), expiredRecord());
+        // A backlog larger than one batch of 1000.
+        const past = Date.now() - 1_000;
+        const rows = Array.from({ length: 2_500 }, (_, index) => [`bulk${index}`, '{}', past, past, past, null]);
+        await pool.query(`INSERT INTO \`${table}\` VALUES ?`, [rows]);
+
+        await expect(store.deleteExpired()).resolves.toBe(2_503);
+        await expect(rowCount(table)).resolves.toBe(1);
+        await expect(store.get(live)).resolves.toBeDefined();
+        await expect(store.deleteExpired()).resolves.toBe(0);
+      });
+
+      it('the cleanup timer never keeps the process alive (it is unref\'d)', async () => {
+        const refTimers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+        const before = refTimers();
+        const store = new MysqlStore({ pool, cleanupInterval: 60_000 });
+        expect(refTimers()).toBe(before);
+        await store.close();
+      });
+
+      it('the cleanup timer sweeps expired rows, and close() stops it', async () => {
+        const { store, table } = await openStore({ cleanupInterval: 40 });
+        const live = newKey();
+        await store.set(live, record());
+        await store.set(newKey(), expiredRecord());
+        await waitFor(async () => (await rowCount(table)) === 1);
+        await expect(store.get(live)).resolves.toBeDefined();
+
+        await store.close();
+        await store.set(newKey(), expiredRecord());
+        await sleep(200);
+        await expect(rowCount(table)).resolves.toBe(2);
+      });
+    });
+
+    describe('when the server goes away', () => {
+      const OPERATION_TIMEOUT = 500;
+      let proxy: TcpProxy;
+      let proxied: Pool;
+      let store: MysqlStore;
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
+      beforeAll(async () => {
+        process.on('unhandledRejection', onUnhandled);
+        proxy = await new TcpProxy(3306).start();
+        proxied = createPool({ ...SERVER, port: proxy.port, connectionLimit: 4, connectTimeout: 1_000 });
+        ({ store } = await openStore({ operationTimeout: OPERATION_TIMEOUT }, proxied));
+      });
+
+      afterEach(() => {
+        proxy.restore();
+      });
+
+      afterAll(async () => {
+        await store.close();
+        await proxied.end();
+        await proxy.stop();
+        process.off('unhandledRejection', onUnhandled);
+      });
+
+      /** Every store operation at once, the transaction path of update included. */
+      function everyOperation(key: string): Promise<unknown>[] {
+        const large = patch({ set: Object.fromEntries(Array.from({ length: 70 }, (_, index) => [`k${index}`, index])) });
+        return [
+          store.get(key),
+          store.set(newKey(), record()),
+          store.update(key, patch({ set: { during: true } })),
+          store.update(key, large),
+          store.touch(key, record()),
+          store.destroy(newKey()),
+          store.deleteExpired(),
+        ];
+      }
+
+      it('rejects every operation with a SessionStoreError within the operation timeout, then works again on the same pool', async () => {
+        const key = newKey();
+        await store.set(key, record({ data: { before: true } }));
+        await Promise.all(Array.from({ length: 4 }, () => store.get(key))); // several pooled connections open
+
+        proxy.cut();
+        const started = performance.now();
+        const outcomes = await Promise.allSettled(everyOperation(key));
+        const elapsed = performance.now() - started;
+
+        for (const outcome of outcomes) {
+          expect(outcome.status).toBe('rejected');
+          expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(SessionStoreError);
+        }
+        expect(elapsed).toBeLessThan(OPERATION_TIMEOUT + 500);
+
+        proxy.restore();
+        await expect(store.get(key)).resolves.toMatchObject({ data: { before: true } });
+        await expect(store.update(key, patch({ set: { after: true } }))).resolves.toBe(true);
+        await expect(store.get(key)).resolves.toMatchObject({ data: { before: true, after: true } });
+        expect(unhandled).toEqual([]);
+      });
+
+      it('operations in flight when the connections drop settle (rejected as SessionStoreError or done), none hangs', async () => {
+        const key = newKey();
+        await store.set(key, record({ data: {} }));
+        const started = performance.now();
+        const inFlight = Array.from({ length: 10 }, () => everyOperation(key)).flat();
+        setTimeout(() => proxy.cut(), 2);
+        const outcomes = await Promise.allSettled(inFlight);
+        expect(performance.now() - started).toBeLessThan(OPERATION_TIMEOUT + 1_000);
+        for (const outcome of outcomes) {
+          if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(SessionStoreError);
+        }
+        expect(outcomes.some((outcome) => outcome.status === 'rejected')).toBe(true);
+
+        proxy.restore();
+        await expect(store.get(key)).resolves.toBeDefined();
+        expect(unhandled).toEqual([]);
+      });
+
+      it('times out with a SessionStoreError when the server accepts connections but never answers', async () => {
+        // A black hole: connections are accepted and then left silent, so only the operation
+        // timeout (500 ms, shorter than the pool's 1 s connectTimeout) ends the wait.
+        const sockets = new Set<Socket>();
+        const blackHole: Server = createServer((socket) => {
+          sockets.add(socket);
+          socket.on('error', () => undefined);
+        });
+        await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+        const port = (blackHole.address() as { port: number }).port;
+        const silentPool = createPool({ ...SERVER, port, connectionLimit: 2, connectTimeout: 1_000 });
+        const silent = new MysqlStore({ pool: silentPool, operationTimeout: OPERATION_TIMEOUT, cleanupInterval: false });
+        try {
+          const started = performance.now();
+          const outcomes = await Promise.allSettled([silent.get(newKey()), silent.set(newKey(), record()), silent.update(newKey(), patch())]);
+          const elapsed = performance.now() - started;
+          for (const outcome of outcomes) {
+            expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(SessionStoreError);
+            expect((outcome as PromiseRejectedResult).reason.message).toMatch(/timed out after 500 ms/);
+          }
+          expect(elapsed).toBeGreaterThanOrEqual(OPERATION_TIMEOUT - 20);
+          expect(elapsed).toBeLessThan(OPERATION_TIMEOUT + 400);
+        } finally {
+          await silent.close();
+          for (const socket of sockets) socket.destroy();
+          await sleep(50); // let the pool see its connection attempts fail
+          await silentPool.end().catch(() => undefined);
+          await new Promise<void>((resolve) => blackHole.close(() => resolve()));
+        }
+        expect(unhandled).toEqual([]);
+      });
+
+      it('reports a failed background sweep to onCleanupError, and sweeps again once the server is back', async () => {
+        const errors: unknown[] = [];
+        const { store: sweeping, table } = await openStore(
+          { cleanupInterval: 40, operationTimeout: OPERATION_TIMEOUT, onCleanupError: (error) => errors.push(error) },
+          proxied,
+        );
+        proxy.cut();
+        await waitFor(() => Promise.resolve(errors.length > 0));
+        expect(errors[0]).toBeInstanceOf(SessionStoreError);
+
+        proxy.restore();
+        await sweeping.set(newKey(), expiredRecord());
+        await waitFor(async () => (await rowCount(table)) === 0);
+        await sweeping.close();
+        expect(unhandled).toEqual([]);
+      });
+    });
+  });
+});
