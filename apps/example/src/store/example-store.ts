@@ -1,8 +1,9 @@
 import type { LoggerService } from '@nestjs/common';
 import { Client as MemcachedClient } from 'memjs';
+import { createPool } from 'mysql2/promise';
 import { Pool } from 'pg';
 import { createClient } from 'redis';
-import { MemcachedStore, MemoryStore, PostgresStore, RedisStore, type SessionStore } from '@app/session';
+import { MemcachedStore, MemoryStore, MysqlStore, PostgresStore, RedisStore, type SessionStore } from '@app/session';
 import type { ExampleStoreConfig } from '../config/example-config';
 
 /** A session store and the clients the example opened for it. */
@@ -47,6 +48,13 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
       return { store, close: () => pool.end() };
     }
 
+    case 'mysql': {
+      const pool = createPool({ uri: config.mysqlUrl, connectionLimit: 10, connectTimeout: 2_000 });
+      const store = new MysqlStore({ pool, tableName: config.table });
+      await store.createTable();
+      return { store, close: () => pool.end() };
+    }
+
     case 'memcached': {
       // retries: 1 (memjs counts attempts): a request the store gave up on is not re-sent later.
       const client = MemcachedClient.create(config.memcachedUrl, { timeout: 0.5, retries: 1, logger: { log: () => undefined } });
@@ -59,7 +67,5 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
       };
     }
 
-    default:
-      throw new Error(`SESSION_STORE=${config.kind} is not supported yet`);
   }
 }
