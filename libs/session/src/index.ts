@@ -18,7 +18,7 @@ export { SESSION_OPTIONS, SESSION_STORE } from './nest/session.constants';
 export { SessionHandle, SessionCookie } from './core/session';
 export type { SessionCallback, SessionData, SessionLoginOptions, SessionUser } from './core/session';
 export { SessionManager } from './core/session-manager';
-export type { SessionManagerDependencies, SessionRequest } from './core/session-manager';
+export type { DiscardedCookieReason, SessionManagerDependencies, SessionRequest } from './core/session-manager';
 export { resolveSessionOptions, SESSION_DEFAULTS } from './core/session-options';
 export type { ResolvedSessionOptions, SameSite, SessionCookieOptions, SessionOptions } from './core/session-options';
 export type { SessionPatch, SessionRecord, SessionStore } from './core/session-store';

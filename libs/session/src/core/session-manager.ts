@@ -39,7 +39,18 @@ export interface SessionManagerDependencies {
    * @default the SessionStoreError itself
    */
   readonly toHandlerError?: (error: SessionStoreError) => unknown;
+  /**
+   * Told why a request's cookie gave a fresh session instead of its session (for debug logs:
+   * untrusted input is not an error). Never receives the cookie or the id.
+   */
+  readonly onDiscardedCookie?: (reason: DiscardedCookieReason) => void;
 }
+
+/** Why a session cookie sent by a client did not load a session. */
+export type DiscardedCookieReason =
+  | 'invalid-signature'
+  | 'ambiguous-duplicates'
+  | 'unknown-or-expired';
 
 /**
  * The session engine, free of any framework: turns a request's `Cookie` header into a session
@@ -54,6 +65,7 @@ export class SessionManager implements SessionRuntime {
   readonly #clock: () => number;
   readonly #random: RandomSource | undefined;
   readonly #toHandlerError: (error: SessionStoreError) => unknown;
+  readonly #onDiscardedCookie: (reason: DiscardedCookieReason) => void;
 
   constructor(options: ResolvedSessionOptions, dependencies: SessionManagerDependencies) {
     this.options = options;
@@ -63,6 +75,7 @@ export class SessionManager implements SessionRuntime {
     this.#clock = dependencies.clock ?? Date.now;
     this.#random = dependencies.random;
     this.#toHandlerError = dependencies.toHandlerError ?? ((error) => error);
+    this.#onDiscardedCookie = dependencies.onDiscardedCookie ?? (() => undefined);
   }
 
   /**
@@ -74,12 +87,18 @@ export class SessionManager implements SessionRuntime {
     const values = readCookieValues(request.cookieHeader, this.options.name);
     if (values.length === 0) return this.#fresh(false, request.secure);
     const verified = this.#verifyOne(values);
-    if (!verified) return this.#fresh(true, request.secure);
+    if (verified === 'ambiguous' || verified === undefined) {
+      this.#onDiscardedCookie(verified === 'ambiguous' ? 'ambiguous-duplicates' : 'invalid-signature');
+      return this.#fresh(true, request.secure);
+    }
 
     const key = hashSessionId(verified.id);
     const record = await this.#storeCall('get', () => this.store.get(key));
     const now = this.#clock();
-    if (!record || isExpired(record, now, this.#policy)) return this.#fresh(true, request.secure);
+    if (!record || isExpired(record, now, this.#policy)) {
+      this.#onDiscardedCookie('unknown-or-expired');
+      return this.#fresh(true, request.secure);
+    }
 
     const session = this.#create({
       id: verified.id,
@@ -230,14 +249,14 @@ export class SessionManager implements SessionRuntime {
     await this.#storeCall('destroy', () => this.store.destroy(key));
   }
 
-  #verifyOne(values: readonly string[]): VerifiedSessionCookie | undefined {
+  #verifyOne(values: readonly string[]): VerifiedSessionCookie | 'ambiguous' | undefined {
     let found: VerifiedSessionCookie | undefined;
     for (const value of values) {
       const verified = verifySessionCookie(value, this.#keyRing);
       if (!verified) continue;
       // Two different valid sessions in one header: one was tossed in by a sibling subdomain or
       // planted otherwise. Trusting either could fixate the attacker's session, so trust neither.
-      if (found && found.id !== verified.id) return undefined;
+      if (found && found.id !== verified.id) return 'ambiguous';
       found ??= verified;
     }
     return found;

@@ -16,6 +16,8 @@ import { SESSION_MODULE_OPTIONS } from './session.module-definition';
  * The module's providers, all derived from what the user passed: options resolved and validated
  * once at boot (for `forRoot` and `forRootAsync` alike), then the store, then the manager.
  */
+const discardLogger = new Logger('SessionModule');
+
 export const sessionProviders: Provider[] = [
   {
     provide: SESSION_OPTIONS,
@@ -44,6 +46,7 @@ export const sessionProviders: Provider[] = [
     useFactory: (options: ResolvedSessionOptions, store: SessionStore) =>
       new SessionManager(options, {
         store,
+        onDiscardedCookie: (reason) => discardLogger.debug(`Session cookie discarded: ${reason}; a fresh session was started`),
         // An HttpException, so a 503 reaches the client even through an app-wide catch-all filter.
         toHandlerError: (error) => new SessionStoreUnavailableException(error),
       }),
