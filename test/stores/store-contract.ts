@@ -124,6 +124,14 @@ export function runStoreContract(subject: StoreContractSubject): void {
       await expect(store.get(key)).resolves.toMatchObject({ data: odd });
     });
 
+    it('removes several keys at once, non-ASCII names included', async () => {
+      const key = newKey();
+      await store.set(key, record({ data: { a: 1, b: 2, é: 3, '日本': 4, '🎉': 5, kept: true } }));
+      await expect(store.update(key, later({ unset: ['a', 'b', 'é', '日本', '🎉'] }))).resolves.toBe(true);
+      await expect(store.get(key)).resolves.toMatchObject({ data: { kept: true } });
+      expect(Object.keys((await store.get(key))!.data)).toEqual(['kept']);
+    });
+
     it('sets, keeps or removes the per-session cookie lifetime', async () => {
       const key = newKey();
       await store.set(key, record({ cookieMaxAge: 1_000 }));
