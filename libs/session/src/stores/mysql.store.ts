@@ -1,6 +1,7 @@
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { SessionStoreError, toSessionStoreError } from '../core/errors';
 import type { SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
+import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
 import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link MysqlStore}. */
@@ -42,12 +43,8 @@ export interface MysqlStoreOptions {
 }
 
 const DEFAULT_TABLE_NAME = 'sessions';
-// 15 minutes: expired rows are invisible anyway, so the sweep only bounds the garbage to about
-// one interval of expired sessions, for one small indexed DELETE per interval and instance.
-const DEFAULT_CLEANUP_INTERVAL = 15 * 60_000;
 // Batches keep each DELETE short: a big backlog never holds row locks or undo for long.
 const CLEANUP_BATCH_SIZE = 1_000;
-const MAX_TIMER_DELAY = 2_147_483_647;
 // MariaDB's JSON functions refuse documents nested 32 levels or deeper (JSON_DEPTH_LIMIT), and
 // where the SQL mode is not strict they turn such a value into JSON null with a mere warning.
 // Refusing deeper data up front keeps MariaDB and MySQL (limit 100) alike and loses nothing silently.
@@ -91,9 +88,7 @@ export class MysqlStore implements SessionStore {
   readonly #clock: () => number;
   readonly #onCleanupError: (error: SessionStoreError) => void;
   readonly #updateStatements = new Map<string, string>();
-  #cleanupTimer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<void> | undefined;
-  #closed = false;
+  readonly #sweeper: ExpiredSessionSweeper;
 
   /**
    * @throws TypeError when `pool` is missing or is a callback (non-promise) pool.
@@ -117,15 +112,13 @@ export class MysqlStore implements SessionStore {
     this.#onCleanupError = options.onCleanupError ?? ((error) => console.warn(`MysqlStore cleanup failed: ${error.message}`));
 
     const interval = options.cleanupInterval ?? DEFAULT_CLEANUP_INTERVAL;
-    if (interval !== false) {
-      if (!Number.isInteger(interval) || interval < 1 || interval > MAX_TIMER_DELAY) {
-        throw new RangeError(
-          `MysqlStore cleanupInterval must be false or a whole number of milliseconds from 1 to ${MAX_TIMER_DELAY} (got ${String(interval)})`,
-        );
-      }
-      this.#cleanupTimer = setInterval(() => this.#sweepInBackground(), interval);
-      this.#cleanupTimer.unref();
-    }
+    const intervalProblem = cleanupIntervalProblem('MysqlStore', interval);
+    if (intervalProblem) throw new RangeError(intervalProblem);
+    this.#sweeper = new ExpiredSessionSweeper(
+      interval,
+      (shouldStop) => this.#deleteExpired(() => !shouldStop()),
+      (error) => this.#onCleanupError(toSessionStoreError('deleteExpired', error)),
+    );
   }
 
   /**
@@ -270,11 +263,8 @@ export class MysqlStore implements SessionStore {
    * Stops the cleanup timer and waits for a sweep in progress (it stops after its current batch).
    * The pool is left open: it belongs to the application.
    */
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearInterval(this.#cleanupTimer);
-    this.#cleanupTimer = undefined;
-    await this.#sweeping;
+  close(): Promise<void> {
+    return this.#sweeper.stop();
   }
 
   async #deleteExpired(shouldContinue: () => boolean): Promise<number> {
@@ -291,20 +281,6 @@ export class MysqlStore implements SessionStore {
       total += deleted;
       if (deleted < CLEANUP_BATCH_SIZE || !shouldContinue()) return total;
     }
-  }
-
-  #sweepInBackground(): void {
-    if (this.#sweeping || this.#closed) return;
-    this.#sweeping = this.#deleteExpired(() => !this.#closed)
-      .then(
-        () => undefined,
-        (error: unknown) => this.#onCleanupError(toSessionStoreError('deleteExpired', error)),
-      )
-      // A throwing onCleanupError must not become an unhandled rejection on a timer.
-      .catch(() => undefined)
-      .finally(() => {
-        this.#sweeping = undefined;
-      });
   }
 
   /**

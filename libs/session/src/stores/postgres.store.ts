@@ -1,6 +1,7 @@
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
 import type { SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
+import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
 import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link PostgresStore}. */
@@ -47,14 +48,12 @@ export interface PostgresStoreOptions {
 }
 
 /** Default of {@link PostgresStoreOptions.cleanupInterval}: 15 minutes. */
-export const DEFAULT_POSTGRES_CLEANUP_INTERVAL = 15 * 60_000;
+export const DEFAULT_POSTGRES_CLEANUP_INTERVAL = DEFAULT_CLEANUP_INTERVAL;
 
 const DEFAULT_TABLE_NAME = 'sessions';
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const INDEX_SUFFIX = '_expires_at_idx';
 const MAX_IDENTIFIER_LENGTH = 63;
-// The longest setTimeout delay Node honours; a longer one fires at once.
-const MAX_TIMER_DELAY = 2_147_483_647;
 // Rows deleted per statement by deleteExpired: each statement stays short (well inside the
 // operation timeout, few row locks held) even when months of expired sessions piled up.
 const DELETE_BATCH_SIZE = 5_000;
@@ -225,7 +224,7 @@ export class PostgresStore implements SessionStore {
   readonly #timeout: number;
   readonly #clock: () => number;
   readonly #onCleanupError: (error: SessionStoreError) => void;
-  readonly #cleanupInterval: number | false;
+  readonly #sweeper: ExpiredSessionSweeper;
   readonly #sql: {
     readonly schema: string;
     readonly get: string;
@@ -235,9 +234,6 @@ export class PostgresStore implements SessionStore {
     readonly destroy: string;
     readonly deleteExpired: string;
   };
-  #cleanupTimer: NodeJS.Timeout | undefined;
-  #cleanupRun: Promise<void> | undefined;
-  #closed = false;
 
   /** @throws SessionConfigError listing every invalid option. */
   constructor(options: PostgresStoreOptions) {
@@ -257,11 +253,8 @@ export class PostgresStore implements SessionStore {
       problems.push(error instanceof Error ? error.message : String(error));
     }
     const cleanupInterval = options.cleanupInterval ?? DEFAULT_POSTGRES_CLEANUP_INTERVAL;
-    if (cleanupInterval !== false && !(Number.isInteger(cleanupInterval) && cleanupInterval >= 1 && cleanupInterval <= MAX_TIMER_DELAY)) {
-      problems.push(
-        `PostgresStore cleanupInterval: must be false or a whole number of milliseconds from 1 to ${MAX_TIMER_DELAY} (got ${String(cleanupInterval)})`,
-      );
-    }
+    const intervalProblem = cleanupIntervalProblem('PostgresStore', cleanupInterval);
+    if (intervalProblem) problems.push(intervalProblem);
     if (problems.length > 0) throw new SessionConfigError(problems);
 
     this.#pool = options.pool;
@@ -270,7 +263,6 @@ export class PostgresStore implements SessionStore {
     this.#clock = options.clock ?? Date.now;
     this.#onCleanupError =
       options.onCleanupError ?? ((error) => console.warn(`PostgresStore: deleting expired sessions failed: ${error.message}`));
-    this.#cleanupInterval = cleanupInterval;
 
     const names = quoteTableName(tableName);
     const t = names.table;
@@ -304,7 +296,11 @@ export class PostgresStore implements SessionStore {
         `DELETE FROM ${t} WHERE key IN (SELECT key FROM ${t} WHERE expires_at <= $1 LIMIT $2) AND expires_at <= $1`,
     };
 
-    this.#scheduleCleanup();
+    this.#sweeper = new ExpiredSessionSweeper(
+      cleanupInterval,
+      (shouldStop) => this.#deleteExpired(shouldStop),
+      (error) => this.#reportCleanupError(toSessionStoreError('deleteExpired', error)),
+    );
   }
 
   /** The table name as configured (unquoted). */
@@ -390,11 +386,8 @@ export class PostgresStore implements SessionStore {
    * Stops the cleanup timer and waits for a sweep in progress to stop (it stops between batches).
    * The pool stays open: it is the application's, to `end()` after the Nest app is closed.
    */
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#cleanupTimer);
-    this.#cleanupTimer = undefined;
-    await this.#cleanupRun;
+  close(): Promise<void> {
+    return this.#sweeper.stop();
   }
 
   async #deleteExpired(shouldStop: () => boolean): Promise<number> {
@@ -407,25 +400,6 @@ export class PostgresStore implements SessionStore {
       // Rows expiring after `now` are left for the next sweep, so this ends even under load.
       if (count < DELETE_BATCH_SIZE || shouldStop()) return deleted;
     }
-  }
-
-  #scheduleCleanup(): void {
-    if (this.#cleanupInterval === false || this.#closed) return;
-    // A chain of timeouts rather than setInterval: a slow sweep never overlaps the next one.
-    this.#cleanupTimer = setTimeout(() => {
-      this.#cleanupTimer = undefined;
-      this.#cleanupRun = this.#deleteExpired(() => this.#closed)
-        .then(
-          () => undefined,
-          (error: unknown) => this.#reportCleanupError(toSessionStoreError('deleteExpired', error)),
-        )
-        .finally(() => {
-          this.#cleanupRun = undefined;
-          this.#scheduleCleanup();
-        });
-    }, this.#cleanupInterval);
-    // A session store must never keep a process alive that has nothing else to do.
-    this.#cleanupTimer.unref();
   }
 
   #reportCleanupError(error: SessionStoreError): void {
