@@ -1,12 +1,12 @@
 import { Controller, Get, HttpCode, Post, Query, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import * as memjs from 'memjs';
-import request, { type Response } from 'supertest';
+import request from 'supertest';
 import { Session, SessionModule, type SessionStore } from '@app/session';
 import { MemcachedStore } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
-import { sessionCookieFrom, setCookieFor, storeKeyOf, TEST_SECRET } from '../support/test-stores';
+import { sessionCookieFrom, shouldAnswerStoreUnavailable, storeKeyOf, TEST_SECRET } from '../support/test-stores';
 
 type AppSession = Session<{ value: string }>;
 
@@ -25,13 +25,6 @@ class NotesController {
   }
 }
 
-/** 503 JSON with the library's message: never a 500, never an anonymous 200. */
-function shouldAnswerStoreUnavailable(response: Response): void {
-  expect(response.status).toBe(503);
-  expect(response.headers['content-type']).toMatch(/^application\/json/);
-  expect(response.body).toMatchObject({ statusCode: 503, message: expect.stringMatching(/^Session store unavailable/) });
-  expect(setCookieFor(response)).toBeUndefined();
-}
 
 describeWithService('memcached')('A Nest app on MemcachedStore when memcached goes away', () => {
   const OPERATION_TIMEOUT_MS = 500;

@@ -2,12 +2,12 @@ import { Controller, Get, HttpCode, Post, Query, type INestApplication } from '@
 import { Test } from '@nestjs/testing';
 import { createPool, type Pool } from 'mysql2/promise';
 import { performance } from 'node:perf_hooks';
-import request, { type Response } from 'supertest';
+import request from 'supertest';
 import { Session, SessionModule } from '@app/session';
 import { MysqlStore } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
-import { sessionCookieFrom, setCookieFor, TEST_SECRET } from '../support/test-stores';
+import { sessionCookieFrom, shouldAnswerStoreUnavailable, TEST_SECRET } from '../support/test-stores';
 
 type AppSession = Session<{ value: string }>;
 
@@ -60,13 +60,6 @@ class ValueController {
 
 const OPERATION_TIMEOUT = 500;
 
-/** 503 with the library's JSON body: never a 500, never an anonymous 200, and no cookie change. */
-function shouldAnswerStoreUnavailable(response: Response): void {
-  expect(response.status).toBe(503);
-  expect(response.headers['content-type']).toMatch(/^application\/json/);
-  expect(response.body).toMatchObject({ statusCode: 503, message: expect.stringMatching(/^Session store unavailable/) });
-  expect(setCookieFor(response)).toBeUndefined();
-}
 
 describeWithService('mysql')('A Nest app on MysqlStore when MariaDB / MySQL goes away', () => {
   let proxy: TcpProxy;

@@ -1,12 +1,12 @@
 import { Controller, Get, HttpCode, Post, Query, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Pool } from 'pg';
-import request, { type Response } from 'supertest';
+import request from 'supertest';
 import { Session, SessionModule } from '@app/session';
 import { PostgresStore } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
-import { sessionCookieFrom, setCookieFor, TEST_SECRET } from '../support/test-stores';
+import { sessionCookieFrom, shouldAnswerStoreUnavailable, TEST_SECRET } from '../support/test-stores';
 
 const PG_PORT = 5432;
 const OPERATION_TIMEOUT = 500;
@@ -30,13 +30,6 @@ class NotesController {
   }
 }
 
-/** 503 JSON from the library: the client is told to retry, not that it is anonymous or that the server broke. */
-function shouldAnswerStoreUnavailable(response: Response): void {
-  expect(response.status).toBe(503);
-  expect(response.headers['content-type']).toMatch(/^application\/json/);
-  expect(response.body).toMatchObject({ statusCode: 503, message: expect.stringMatching(/^Session store unavailable/) });
-  expect(setCookieFor(response)).toBeUndefined();
-}
 
 describeWithService('postgres')('An app on PostgresStore while PostgreSQL goes away and comes back', () => {
   const tableName = uniqueName('sessions');

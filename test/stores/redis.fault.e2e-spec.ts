@@ -1,12 +1,12 @@
 import { Controller, Get, HttpCode, Post, Query, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { createClient } from 'redis';
-import request, { type Response } from 'supertest';
+import request from 'supertest';
 import { Session, SessionModule } from '@app/session';
 import { RedisStore } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
-import { sessionCookieFrom, sessionIdOf, setCookieFor, sleep, storeKeyOf, TEST_SECRET } from '../support/test-stores';
+import { sessionCookieFrom, sessionIdOf, shouldAnswerStoreUnavailable, sleep, storeKeyOf, TEST_SECRET } from '../support/test-stores';
 
 type AppSession = Session<{ value: string }>;
 
@@ -33,13 +33,6 @@ class NotesController {
 
 const OPERATION_TIMEOUT = 300;
 
-/** 503 with the library's JSON message: the client is told to retry, not that it is anonymous. */
-function shouldAnswerStoreUnavailable(response: Response): void {
-  expect(response.status).toBe(503);
-  expect(response.headers['content-type']).toMatch(/^application\/json/);
-  expect(response.body).toMatchObject({ statusCode: 503, message: expect.stringMatching(/^Session store unavailable/) });
-  expect(setCookieFor(response)).toBeUndefined();
-}
 
 async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -218,3 +218,16 @@ export function sessionIdOf(cookie: string): string {
 export function storeKeyOf(cookie: string): string {
   return hashSessionId(sessionIdOf(cookie));
 }
+
+// --- Shared assertions ---------------------------------------------------------------------
+
+/**
+ * The library's answer to a store outage: 503 with its JSON message (the client is told to retry,
+ * not treated as anonymous), and no cookie for a session that could not be saved.
+ */
+export function shouldAnswerStoreUnavailable(response: Response): void {
+  expect(response.status).toBe(503);
+  expect(response.headers['content-type']).toMatch(/^application\/json/);
+  expect(response.body).toMatchObject({ statusCode: 503, message: expect.stringMatching(/^Session store unavailable/) });
+  expect(setCookieFor(response)).toBeUndefined();
+}
