@@ -8,7 +8,8 @@ export type SessionErrorCode =
   | 'SESSION_STORE_FAILED'
   | 'SESSION_NOT_FOUND'
   | 'SESSION_DESTROYED'
-  | 'SESSION_NOT_LOADED';
+  | 'SESSION_NOT_LOADED'
+  | 'SESSION_TOO_LARGE';
 
 /**
  * Base class of every error thrown by the session library. Catch this to handle them all.

@@ -1,8 +1,10 @@
+import { maxSealedPlaintextBytes, openCookieValue, sealCookieValue } from './cookie-sealer';
 import { signSessionId, verifySessionCookie, type VerifiedSessionCookie } from './cookie-signer';
 import { readCookieValues } from './cookie-header';
 import { SessionError, SessionStoreError, toSessionStoreError } from './errors';
 import { computeExpiresAt, createExpiryPolicy, isExpired, isTouchDue, type ExpiryPolicy } from './expiry';
 import { KeyRing } from './key-ring';
+import { encodeSealedSession, parseSealedSession, type SealedSession } from './sealed-session';
 import { generateSessionId, hashSessionId, type RandomSource } from './session-id';
 import type { ResolvedSessionOptions } from './session-options';
 import { diffSnapshots, snapshotData, type DataSnapshot } from './session-diff';
@@ -50,7 +52,8 @@ export interface SessionManagerDependencies {
 export type DiscardedCookieReason =
   | 'invalid-signature'
   | 'ambiguous-duplicates'
-  | 'unknown-or-expired';
+  | 'unknown-or-expired'
+  | 'revoked';
 
 /**
  * The session engine, free of any framework: turns a request's `Cookie` header into a session
@@ -66,6 +69,8 @@ export class SessionManager implements SessionRuntime {
   readonly #random: RandomSource | undefined;
   readonly #toHandlerError: (error: SessionStoreError) => unknown;
   readonly #onDiscardedCookie: (reason: DiscardedCookieReason) => void;
+  /** Client-side sessions: the data is sealed in the cookie and `store` is the revocation list. */
+  readonly #cookieMode: boolean;
 
   constructor(options: ResolvedSessionOptions, dependencies: SessionManagerDependencies) {
     this.options = options;
@@ -76,6 +81,7 @@ export class SessionManager implements SessionRuntime {
     this.#random = dependencies.random;
     this.#toHandlerError = dependencies.toHandlerError ?? ((error) => error);
     this.#onDiscardedCookie = dependencies.onDiscardedCookie ?? (() => undefined);
+    this.#cookieMode = options.mode === 'cookie';
   }
 
   /**
@@ -86,6 +92,7 @@ export class SessionManager implements SessionRuntime {
   async load(request: SessionRequest): Promise<SessionHandle> {
     const values = readCookieValues(request.cookieHeader, this.options.name);
     if (values.length === 0) return this.#fresh(false, request.secure);
+    if (this.#cookieMode) return this.#loadSealed(values, request.secure);
     const verified = this.#verifyOne(values);
     if (verified === 'ambiguous' || verified === undefined) {
       this.#onDiscardedCookie(verified === 'ambiguous' ? 'ambiguous-duplicates' : 'invalid-signature');
@@ -117,6 +124,8 @@ export class SessionManager implements SessionRuntime {
       secureRequest: request.secure,
       successor: undefined,
       failed: false,
+      discarded: false,
+      sealedValue: undefined,
     });
     replaceSessionData(session, record.data ?? {});
     internals(session).persisted = snapshotData(readSessionData(session));
@@ -136,9 +145,22 @@ export class SessionManager implements SessionRuntime {
       // so nothing is saved and the response must not report success (the adapter answers 503).
       throw new SessionStoreError('An earlier session store operation of this request failed; the session was not saved');
     }
+    if (state.discarded) {
+      await this.destroy(session);
+      return;
+    }
     if (state.destroyed) return;
     if (state.isNew && !this.#shouldCreate(session)) return;
-    await this.#persist(session, state);
+    if (this.#cookieMode) this.#seal(session, state);
+    else await this.#persist(session, state);
+  }
+
+  /**
+   * `req.session = null`: the session is destroyed when the response is committed (as in
+   * cookie-session). Synchronous, since it is called from a property setter.
+   */
+  discard(handle: SessionHandle): void {
+    internals(latestSession(handle)).discarded = true;
   }
 
   /**
@@ -148,7 +170,16 @@ export class SessionManager implements SessionRuntime {
     const session = latestSession(handle);
     const state = internals(session);
     const attributes = this.#attributes(state);
-    const alive = !state.destroyed && (!state.isNew || this.#shouldCreate(session));
+    if (this.#cookieMode && !state.destroyed && !state.discarded && !state.failed) {
+      try {
+        // Streamed responses send headers before the commit: seal what the session holds now.
+        if (!state.isNew || this.#shouldCreate(session)) this.#seal(session, state);
+      } catch {
+        // Too large to seal: no cookie here; the commit that follows fails visibly.
+        return undefined;
+      }
+    }
+    const alive = !state.destroyed && !state.discarded && (!state.isNew || this.#shouldCreate(session));
     if (!alive) return state.requestHadCookie ? serializeExpiredCookie(attributes) : undefined;
     if (!state.cookieStale && !this.options.rolling) return undefined;
     const now = this.#clock();
@@ -158,7 +189,7 @@ export class SessionManager implements SessionRuntime {
     const remaining = state.createdAt + this.options.absoluteTimeout - now;
     return serializeSessionCookie(
       attributes,
-      signSessionId(state.id, this.#keyRing),
+      this.#cookieMode ? this.#sealedValueOf(session, state) : signSessionId(state.id, this.#keyRing),
       maxAge === undefined ? undefined : Math.min(maxAge, remaining),
       now,
     );
@@ -190,6 +221,7 @@ export class SessionManager implements SessionRuntime {
       state.cookieStale = true;
       state.touchRequested = false;
       state.cookieMaxAgeChanged = state.cookieMaxAge !== undefined;
+      state.sealedValue = undefined;
       replaceSessionData(session, {});
       return session;
     });
@@ -212,6 +244,14 @@ export class SessionManager implements SessionRuntime {
   /** @internal SessionRuntime: see `session.reload()`. */
   reload(session: SessionHandle): Promise<void> {
     return this.#forHandler(session, async (state) => {
+      if (this.#cookieMode) {
+        // The cookie is the record: reloading drops the changes made since it was read or saved.
+        if (state.isNew || state.destroyed || !state.persisted) {
+          throw new SessionError('The session no longer exists', 'SESSION_NOT_FOUND');
+        }
+        replaceSessionData(session, parseSnapshot(state.persisted, [...state.persisted.keys()]));
+        return;
+      }
       const key = state.key;
       const record = state.isNew || state.destroyed ? undefined : await this.#storeCall('get', () => this.store.get(key));
       if (!record || isExpired(record, this.#clock(), this.#policy)) {
@@ -228,7 +268,8 @@ export class SessionManager implements SessionRuntime {
   save(session: SessionHandle): Promise<void> {
     return this.#forHandler(session, async (state) => {
       if (state.destroyed) return;
-      await this.#persist(session, state);
+      if (this.#cookieMode) this.#seal(session, state);
+      else await this.#persist(session, state);
     });
   }
 
@@ -246,7 +287,131 @@ export class SessionManager implements SessionRuntime {
   async #forget(state: SessionInternals): Promise<void> {
     if (state.isNew || state.destroyed) return;
     const key = state.key;
-    await this.#storeCall('destroy', () => this.store.destroy(key));
+    if (!this.#cookieMode) {
+      await this.#storeCall('destroy', () => this.store.destroy(key));
+      return;
+    }
+    // Client-side: copies of the cookie stay valid until they expire, so the id is remembered as
+    // revoked until the latest moment any copy could still be accepted.
+    // A copy sealed by an instance whose clock runs ahead carries a later touchedAt (accepted
+    // within the touch interval): remember the id until that copy, too, has expired.
+    const now = this.#clock();
+    const lastAccepted = Math.max(now, state.touchedAt);
+    const revocation: SessionRecord = {
+      data: { revoked: true },
+      createdAt: state.createdAt,
+      touchedAt: now,
+      expiresAt: computeExpiresAt({ createdAt: state.createdAt, touchedAt: lastAccepted }, this.#policy),
+    };
+    await this.#storeCall('set', () => this.store.set(key, revocation));
+  }
+
+  /** Client-side load: open the sealed cookie, check expiry inside it and the revocation list. */
+  async #loadSealed(values: readonly string[], secure: boolean): Promise<SessionHandle> {
+    let found: { payload: SealedSession; current: boolean } | undefined;
+    for (const value of values) {
+      const opened = openCookieValue(value, this.#keyRing, this.options.name);
+      const payload = opened && parseSealedSession(opened.plaintext);
+      if (!opened || !payload) continue;
+      if (found && found.payload.i !== payload.i) {
+        // Two different authentic sessions: a tossed cookie must not fixate either.
+        this.#onDiscardedCookie('ambiguous-duplicates');
+        return this.#fresh(true, secure);
+      }
+      found ??= { payload, current: opened.sealedWithCurrentKey };
+    }
+    if (!found) {
+      this.#onDiscardedCookie('invalid-signature');
+      return this.#fresh(true, secure);
+    }
+    const { payload } = found;
+    if (isExpired({ createdAt: payload.c, touchedAt: payload.t }, this.#clock(), this.#policy)) {
+      this.#onDiscardedCookie('unknown-or-expired');
+      return this.#fresh(true, secure);
+    }
+    const key = hashSessionId(payload.i);
+    if (await this.#storeCall('get', () => this.store.get(key))) {
+      this.#onDiscardedCookie('revoked');
+      return this.#fresh(true, secure);
+    }
+    const session = this.#create({
+      id: payload.i,
+      key,
+      createdAt: payload.c,
+      touchedAt: payload.t,
+      isNew: false,
+      persisted: undefined,
+      destroyed: false,
+      requestHadCookie: true,
+      // Opened with an older key of the ring: re-sealed with the current one on this response.
+      cookieStale: !found.current,
+      touchRequested: false,
+      cookieMaxAge: payload.m,
+      cookieMaxAgeChanged: false,
+      secureRequest: secure,
+      successor: undefined,
+      failed: false,
+      discarded: false,
+      sealedValue: undefined,
+    });
+    replaceSessionData(session, payload.d);
+    internals(session).persisted = snapshotData(readSessionData(session));
+    return session;
+  }
+
+  /**
+   * Client-side commit: when the data changed (or a touch is due), seal the session for the
+   * cookie. No I/O. A session too large for a browser cookie fails loudly here rather than
+   * being silently dropped by the browser (which would log the user out).
+   */
+  #seal(session: SessionHandle, state: SessionInternals): void {
+    const snapshot = snapshotData(readSessionData(session));
+    const diff = state.persisted && diffSnapshots(state.persisted, snapshot);
+    const dataChanged = !diff || diff.changed.length > 0 || diff.removed.length > 0;
+    const now = this.#clock();
+    if (!state.isNew && !dataChanged && !state.cookieMaxAgeChanged && !state.touchRequested && !isTouchDue(state, now, this.#policy)) {
+      return;
+    }
+    const plaintext = encodeSealedSession({
+      v: 1,
+      i: state.id,
+      c: state.createdAt,
+      t: now,
+      d: parseSnapshot(snapshot, [...snapshot.keys()]),
+      ...(state.cookieMaxAge === undefined ? {} : { m: state.cookieMaxAge }),
+    });
+    const limit = maxSealedPlaintextBytes(this.options.name);
+    const size = Buffer.byteLength(plaintext, 'utf8');
+    if (size > limit) {
+      throw new SessionError(
+        `Session too large for a cookie: ${size} bytes of session data, at most ${limit} fit in the ` +
+          "4096-byte browser limit once sealed. Keep less in the session, or use mode: 'server'.",
+        'SESSION_TOO_LARGE',
+      );
+    }
+    state.sealedValue = sealCookieValue(plaintext, this.#keyRing, this.options.name, this.#random);
+    state.persisted = snapshot;
+    state.touchedAt = now;
+    state.isNew = false;
+    state.cookieStale = true;
+    state.touchRequested = false;
+    state.cookieMaxAgeChanged = false;
+  }
+
+  /** The sealed cookie value for a live client-side session (sealing its current state if needed). */
+  #sealedValueOf(session: SessionHandle, state: SessionInternals): string {
+    if (state.sealedValue !== undefined) return state.sealedValue;
+    const data = state.persisted ? parseSnapshot(state.persisted, [...state.persisted.keys()]) : readSessionData(session);
+    const plaintext = encodeSealedSession({
+      v: 1,
+      i: state.id,
+      c: state.createdAt,
+      t: state.touchedAt,
+      d: data,
+      ...(state.cookieMaxAge === undefined ? {} : { m: state.cookieMaxAge }),
+    });
+    state.sealedValue = sealCookieValue(plaintext, this.#keyRing, this.options.name, this.#random);
+    return state.sealedValue;
   }
 
   #verifyOne(values: readonly string[]): VerifiedSessionCookie | 'ambiguous' | undefined {
@@ -306,6 +471,8 @@ export class SessionManager implements SessionRuntime {
       secureRequest,
       successor: undefined,
       failed: false,
+      discarded: false,
+      sealedValue: undefined,
     });
   }
 

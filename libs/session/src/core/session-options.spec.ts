@@ -43,7 +43,9 @@ describe('resolveSessionOptions', () => {
         absoluteTimeout: 12 * 60 * 60_000,
         rolling: false,
         saveUninitialized: false,
+        mode: 'server',
         store: undefined,
+        revocationStore: undefined,
         guard: 'none',
         loginPath: '/login',
       });
@@ -80,10 +82,26 @@ describe('resolveSessionOptions', () => {
         absoluteTimeout: 3_600_000,
         rolling: true,
         saveUninitialized: true,
+        mode: 'server',
         store: validStore,
+        revocationStore: undefined,
         guard: 'global',
         loginPath: '/auth/sign-in',
       });
+    });
+
+    it('keeps a client-side configuration with its revocation store', () => {
+      const resolved = resolveSessionOptions({ secret: SECRET, mode: 'cookie', revocationStore: validStore });
+      expect(resolved).toMatchObject({ mode: 'cookie', store: undefined, revocationStore: validStore });
+    });
+
+    it.each<[string, Partial<SessionOptions>, string]>([
+      ['a store with mode cookie', { mode: 'cookie', store: validStore }, "store: not used with mode: 'cookie' (the session lives in the cookie); set revocationStore for the revocation list"],
+      ['a revocation store with mode server', { revocationStore: validStore }, "revocationStore: only used with mode: 'cookie' (server-side sessions are revoked by deleting them from store)"],
+      ['an unknown mode', { mode: 'jwt' as never }, `mode: must be 'server' or 'cookie' (got "jwt")`],
+      ['a revocation store missing methods', { mode: 'cookie', revocationStore: {} as never }, 'revocationStore: must implement the SessionStore contract (missing get, set, update, destroy, touch)'],
+    ])('refuses %s', (_label, options, problem) => {
+      expect(() => resolveSessionOptions({ secret: SECRET, ...options })).toThrow(expect.objectContaining({ problems: [problem] }));
     });
 
     it.each<[string, Partial<SessionOptions>]>([
@@ -167,8 +185,8 @@ describe('resolveSessionOptions', () => {
       ['store with a non-function method', { secret: SECRET, store: { ...validStore, get: 'redis://localhost' } }, 'store: must implement the SessionStore contract (missing get)'],
       ['store null', { secret: SECRET, store: null }, 'store: must implement the SessionStore contract (missing get, set, update, destroy, touch)'],
       // unknown options
-      ['a top-level typo', { secret: SECRET, idleTimout: 60_000 }, 'idleTimout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, store, guard, loginPath)'],
-      ['an express-session option', { secret: SECRET, resave: false }, 'resave: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, store, guard, loginPath)'],
+      ['a top-level typo', { secret: SECRET, idleTimout: 60_000 }, 'idleTimout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath)'],
+      ['an express-session option', { secret: SECRET, resave: false }, 'resave: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath)'],
       // guard and loginPath
       ['guard invalid', { secret: SECRET, guard: 'all' }, `guard: must be 'global' or 'none' (got "all")`],
       ['guard boolean', { secret: SECRET, guard: true }, `guard: must be 'global' or 'none' (got true)`],
@@ -204,7 +222,7 @@ describe('resolveSessionOptions', () => {
         idelTimeout: 1,
       });
       expect(problems).toEqual([
-        'idelTimeout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, store, guard, loginPath)',
+        'idelTimeout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath)',
         'secret[0]: must be at least 32 bytes (got 5)',
         'secret[1]: must be at least 32 bytes (got 5)',
         'secret: contains the same secret twice',

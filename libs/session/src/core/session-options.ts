@@ -92,11 +92,27 @@ export interface SessionOptions {
    */
   saveUninitialized?: boolean;
   /**
-   * Where server-side sessions live. The default keeps them in process memory: fine for
-   * development and tests, lost on restart and not shared between instances.
+   * `'server'`: the cookie holds only a signed random id and the data lives in `store`.
+   * `'cookie'`: the whole session is sealed (AES-256-GCM) into the cookie; no store is needed,
+   * only `revocationStore` to remember logged-out sessions. The session API, the guard and the
+   * decorators are the same in both modes. See the README for the trade-offs (size, revocation).
+   * @default 'server'
+   */
+  mode?: 'server' | 'cookie';
+  /**
+   * Where server-side sessions live (`mode: 'server'` only). The default keeps them in process
+   * memory: fine for development and tests, lost on restart and not shared between instances.
    * @default new MemoryStore()
    */
   store?: SessionStore;
+  /**
+   * Where client-side sessions that were logged out or rotated are remembered until their own
+   * expiry (`mode: 'cookie'` only), so a replayed copy of the cookie is refused. Use a shared store
+   * (Redis, PostgreSQL) with several instances: with the in-memory default a logout is only known
+   * to the instance that saw it.
+   * @default new MemoryStore()
+   */
+  revocationStore?: SessionStore;
   /**
    * `'global'` protects every route with `SessionGuard` (opt out with `@Public()`); `'none'` leaves
    * it to `@UseGuards(SessionGuard)`.
@@ -128,7 +144,9 @@ export interface ResolvedSessionOptions {
   readonly absoluteTimeout: number;
   readonly rolling: boolean;
   readonly saveUninitialized: boolean;
+  readonly mode: 'server' | 'cookie';
   readonly store: SessionStore | undefined;
+  readonly revocationStore: SessionStore | undefined;
   readonly guard: 'global' | 'none';
   readonly loginPath: string;
 }
@@ -151,7 +169,7 @@ export const SESSION_DEFAULTS = {
 
 const KNOWN_OPTIONS = new Set([
   'secret', 'name', 'cookie', 'trustProxy', 'idleTimeout', 'absoluteTimeout', 'rolling',
-  'saveUninitialized', 'store', 'guard', 'loginPath',
+  'saveUninitialized', 'mode', 'store', 'revocationStore', 'guard', 'loginPath',
 ]);
 const KNOWN_COOKIE_OPTIONS = new Set(['httpOnly', 'sameSite', 'path', 'secure', 'domain', 'maxAge']);
 // RFC 6265 cookie-name is an RFC 7230 token.
@@ -231,14 +249,19 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     problems.push(`absoluteTimeout: must be at least idleTimeout (${idleTimeout} ms)`);
   }
 
+  const mode = input.mode ?? 'server';
+  if (mode !== 'server' && mode !== 'cookie') {
+    problems.push(`mode: must be 'server' or 'cookie' (got ${describe(mode)})`);
+  }
   const store = input.store;
-  if (store !== undefined) {
-    const missing = (['get', 'set', 'update', 'destroy', 'touch'] as const).filter(
-      (method) => typeof (store as unknown as Record<string, unknown> | null)?.[method] !== 'function',
-    );
-    if (missing.length > 0) {
-      problems.push(`store: must implement the SessionStore contract (missing ${missing.join(', ')})`);
-    }
+  checkStore('store', store, problems);
+  const revocationStore = input.revocationStore;
+  checkStore('revocationStore', revocationStore, problems);
+  if (mode === 'cookie' && store !== undefined) {
+    problems.push("store: not used with mode: 'cookie' (the session lives in the cookie); set revocationStore for the revocation list");
+  }
+  if (mode === 'server' && revocationStore !== undefined) {
+    problems.push("revocationStore: only used with mode: 'cookie' (server-side sessions are revoked by deleting them from store)");
   }
 
   const guard = input.guard ?? SESSION_DEFAULTS.guard;
@@ -261,12 +284,24 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     saveUninitialized: checkBoolean(
       'saveUninitialized', input.saveUninitialized, SESSION_DEFAULTS.saveUninitialized, problems,
     ),
+    mode,
     store,
+    revocationStore,
     guard,
     loginPath,
   };
   if (problems.length > 0) throw new SessionConfigError(problems);
   return resolved;
+}
+
+function checkStore(label: string, store: unknown, problems: string[]): void {
+  if (store === undefined) return;
+  const missing = (['get', 'set', 'update', 'destroy', 'touch'] as const).filter(
+    (method) => typeof (store as Record<string, unknown> | null)?.[method] !== 'function',
+  );
+  if (missing.length > 0) {
+    problems.push(`${label}: must implement the SessionStore contract (missing ${missing.join(', ')})`);
+  }
 }
 
 function checkSecrets(secret: unknown, problems: string[]): string[] {

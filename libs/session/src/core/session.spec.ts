@@ -36,6 +36,8 @@ function newInternals(overrides: Partial<SessionInternals> = {}): SessionInterna
     secureRequest: false,
     successor: undefined,
     failed: false,
+    discarded: false,
+    sealedValue: undefined,
     ...overrides,
   };
 }

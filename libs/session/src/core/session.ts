@@ -72,6 +72,10 @@ export interface SessionInternals {
   successor: SessionHandle | undefined;
   /** A store operation the handler asked for failed: the session must not be committed. */
   failed: boolean;
+  /** `req.session = null` was set: the session is destroyed when the response is committed. */
+  discarded: boolean;
+  /** Client-side mode: the sealed cookie value prepared by the last commit or save. */
+  sealedValue: string | undefined;
 }
 
 const internalsOf = new WeakMap<SessionHandle, SessionInternals>();

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { SessionStoreError } from '../core/errors';
+import { SessionError, SessionStoreError } from '../core/errors';
 import type { SessionHandle } from '../core/session';
 import type { SessionManager } from '../core/session-manager';
 
@@ -116,7 +116,7 @@ function answerCommitFailure(
   const body = JSON.stringify(
     storeFailed
       ? { statusCode: 503, error: 'Service Unavailable', message: 'Session store unavailable, please retry shortly' }
-      : { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' },
+      : { statusCode: 500, error: 'Internal Server Error', message: developerMessage(error) },
   );
   for (const name of response.getHeaderNames()) response.removeHeader(name);
   response.statusCode = status;
@@ -125,4 +125,14 @@ function answerCommitFailure(
   response.setHeader('Cache-Control', 'no-store');
   if (storeFailed) response.setHeader('Retry-After', '5');
   end.call(response, body);
+}
+
+/**
+ * Outside production, a library error the developer must fix (a session too large for its cookie)
+ * says so in the response, where it is seen at once; in production the body stays generic and
+ * the message goes to the log only.
+ */
+function developerMessage(error: unknown): string {
+  if (process.env.NODE_ENV !== 'production' && error instanceof SessionError) return error.message;
+  return 'Internal server error';
 }

@@ -20,6 +20,8 @@ export function attachSession(request: SessionAwareRequest, session: SessionHand
     enumerable: true,
     get: () => (assigned ? latestSession(assigned) : assigned),
     set: (value: SessionHandle | null | undefined) => {
+      // `req.session = null` ends the session, as in cookie-session (both modes).
+      if (value === null && assigned) manager.discard(assigned);
       assigned = value;
     },
   });

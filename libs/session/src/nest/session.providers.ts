@@ -34,8 +34,10 @@ export const sessionProviders: Provider[] = [
   },
   {
     provide: SESSION_STORE,
+    // Server-side: where sessions live. Client-side: the revocation list.
     useFactory: (options: ResolvedSessionOptions): SessionStore => {
-      if (options.store) return options.store;
+      const configured = options.mode === 'cookie' ? options.revocationStore : options.store;
+      if (configured) return configured;
       const logger = new Logger('SessionModule');
       return new MemoryStore({ warn: (message) => logger.warn(message) });
     },
