@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs the example app's e2e suites once per server-side store (SESSION_STORE=...), against the
-# real servers on 127.0.0.1. `npm test` runs them on the memory store.
+# Runs the example app's e2e suites once per store (SESSION_STORE=...), against the real servers
+# on 127.0.0.1, and in client-side mode (SESSION_STORE=cookie, revocation list on Redis).
+# `npm test` runs them on the memory store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stores=${*:-redis postgres mysql memcached}
+stores=${*:-redis postgres mysql memcached cookie}
 suites=(test/e2e/auth-flow.e2e-spec.ts test/e2e/session-cookie.e2e-spec.ts test/e2e/login-input.e2e-spec.ts)
 for store in $stores; do
   echo "== example app e2e on SESSION_STORE=$store"
-  SESSION_STORE=$store npx jest "${suites[@]}" --selectProjects e2e
+  SESSION_STORE=$store REVOCATION_STORE=${REVOCATION_STORE:-redis} npx jest "${suites[@]}" --selectProjects e2e
 done

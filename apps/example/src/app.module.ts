@@ -11,7 +11,8 @@ import { VisitsController } from './visits/visits.controller';
 /** Session options of the example, derived from its configuration and the opened store. */
 export function exampleSessionOptions(config: ExampleConfig, opened: ExampleStore): SessionOptions {
   return {
-    store: opened.store,
+    // SESSION_STORE=cookie: client-side sessions; the opened store is then the revocation list.
+    ...(config.store.mode === 'cookie' ? { mode: 'cookie' as const, revocationStore: opened.store } : { store: opened.store }),
     secret: config.sessionSecrets,
     // The __Host- prefix makes browsers refuse the cookie unless Secure, host-only and Path=/.
     name: config.production ? '__Host-sid' : 'sid',

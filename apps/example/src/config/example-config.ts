@@ -1,8 +1,14 @@
-/** Where the example keeps its sessions (`SESSION_STORE`). */
+/** A server-side store the example can open. */
 export type ExampleStoreKind = 'memory' | 'redis' | 'postgres' | 'mysql' | 'memcached';
+
+/** Where the example keeps its sessions (`SESSION_STORE`): a store, or `cookie` (client-side). */
+export type ExampleSessionMode = ExampleStoreKind | 'cookie';
 
 /** The session store settings of the example. */
 export interface ExampleStoreConfig {
+  /** `SESSION_STORE`. */
+  readonly mode: ExampleSessionMode;
+  /** The store to open: `SESSION_STORE`, or with `cookie` the revocation list's (`REVOCATION_STORE`). */
   readonly kind: ExampleStoreKind;
   /** `REDIS_URL`. */
   readonly redisUrl: string;
@@ -29,6 +35,7 @@ export interface ExampleConfig {
 }
 
 const STORE_KINDS: readonly ExampleStoreKind[] = ['memory', 'redis', 'postgres', 'mysql', 'memcached'];
+const SESSION_MODES: readonly ExampleSessionMode[] = [...STORE_KINDS, 'cookie'];
 
 /**
  * DEMO-ONLY secret so the example starts with no set-up. It is public (it is in this repository),
@@ -48,7 +55,8 @@ export class ExampleConfigError extends Error {
 /**
  * Reads `PORT` (default 3000), `SESSION_SECRET` (one or more secrets separated by spaces, newest
  * first; a demo default outside production), `TRUST_PROXY` (true/false, default false) and the
- * store settings: `SESSION_STORE` (memory | redis | postgres | mysql | memcached, default memory),
+ * store settings: `SESSION_STORE` (memory | redis | postgres | mysql | memcached | cookie, default
+ * memory; `cookie` seals the session in the cookie, with `REVOCATION_STORE` for the revocation list),
  * `REDIS_URL`, `DATABASE_URL`, `MYSQL_URL`, `MEMCACHED_URL` (defaults: the standard ports on
  * 127.0.0.1), `SESSION_TABLE` (default sessions) and `SESSION_KEY_PREFIX` (default sess:).
  */
@@ -77,15 +85,21 @@ export function loadExampleConfig(env: NodeJS.ProcessEnv = process.env): Example
     problems.push(`TRUST_PROXY: must be true or false (got "${env.TRUST_PROXY}")`);
   }
 
-  const kind = (env.SESSION_STORE?.trim() || 'memory') as ExampleStoreKind;
-  if (!STORE_KINDS.includes(kind)) {
-    problems.push(`SESSION_STORE: must be one of ${STORE_KINDS.join(', ')} (got "${env.SESSION_STORE}")`);
+  const mode = (env.SESSION_STORE?.trim() || 'memory') as ExampleSessionMode;
+  if (!SESSION_MODES.includes(mode)) {
+    problems.push(`SESSION_STORE: must be one of ${SESSION_MODES.join(', ')} (got "${env.SESSION_STORE}")`);
   }
+  const revocationKind = (env.REVOCATION_STORE?.trim() || 'memory') as ExampleStoreKind;
+  if (!STORE_KINDS.includes(revocationKind)) {
+    problems.push(`REVOCATION_STORE: must be one of ${STORE_KINDS.join(', ')} (got "${env.REVOCATION_STORE}")`);
+  }
+  const kind = mode === 'cookie' ? revocationKind : mode;
   const table = env.SESSION_TABLE?.trim() || 'sessions';
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table)) {
     problems.push(`SESSION_TABLE: must be a plain SQL identifier (letters, digits, _) (got "${table}")`);
   }
   const store: ExampleStoreConfig = {
+    mode,
     kind,
     redisUrl: env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379',
     databaseUrl: env.DATABASE_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/test',
