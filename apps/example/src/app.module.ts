@@ -19,6 +19,8 @@ export function exampleSessionOptions(config: ExampleConfig, opened: ExampleStor
     cookie: { secure: config.production ? true : 'auto' },
     trustProxy: config.trustProxy,
     loginPath: '/login',
+    // Cross-site form posts (to /login, /logout, /visits) are refused with 403.
+    csrf: true,
   };
 }
 

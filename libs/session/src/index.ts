@@ -7,6 +7,7 @@ export { SessionGuard } from './nest/session.guard';
 export { Session } from './nest/session.decorator';
 export { Public } from './nest/public.decorator';
 export { Roles } from './nest/roles.decorator';
+export { AllowCrossSite } from './nest/allow-cross-site.decorator';
 export { InjectSessionStore } from './nest/inject-session-store.decorator';
 export { LoginRedirectFilter } from './nest/login-redirect.filter';
 export { SessionStoreErrorFilter } from './nest/session-store-error.filter';
@@ -25,6 +26,8 @@ export type { SessionPatch, SessionRecord, SessionStore } from './core/session-s
 export { SessionConfigError, SessionError, SessionStoreError } from './core/errors';
 export type { SessionErrorCode } from './core/errors';
 export { safeReturnUrl, MAX_RETURN_URL_LENGTH } from './core/return-url';
+export { isCrossSiteRequest } from './core/cross-site-request';
+export type { RequestOriginInfo } from './core/cross-site-request';
 export { generateSessionId, hashSessionId } from './core/session-id';
 
 // Stores

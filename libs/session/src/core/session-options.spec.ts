@@ -48,6 +48,7 @@ describe('resolveSessionOptions', () => {
         revocationStore: undefined,
         guard: 'none',
         loginPath: '/login',
+        csrf: false,
       });
     });
 
@@ -87,7 +88,27 @@ describe('resolveSessionOptions', () => {
         revocationStore: undefined,
         guard: 'global',
         loginPath: '/auth/sign-in',
+        csrf: false,
       });
+    });
+
+    it.each<[string, unknown, unknown]>([
+      ['csrf omitted', undefined, false],
+      ['csrf: false', false, false],
+      ['csrf: true', true, { allowedOrigins: [] }],
+      ['csrf with allowed origins', { allowedOrigins: ['https://admin.example.com', 'http://localhost:4200'] }, { allowedOrigins: ['https://admin.example.com', 'http://localhost:4200'] }],
+    ])('resolves %s', (_label, csrf, expected) => {
+      expect(resolveSessionOptions({ secret: SECRET, csrf: csrf as never }).csrf).toEqual(expected);
+    });
+
+    it.each<[string, unknown, string]>([
+      ['a string', 'yes', 'csrf: must be true, false or { allowedOrigins: string[] }'],
+      ['allowedOrigins not an array', { allowedOrigins: 'https://a.example' }, 'csrf.allowedOrigins: must be an array of origins such as "https://app.example.com"'],
+      ['an origin with a path', { allowedOrigins: ['https://a.example/app'] }, 'csrf.allowedOrigins: "https://a.example/app" is not an origin (scheme://host[:port], no path or trailing slash)'],
+      ['an origin with a trailing slash', { allowedOrigins: ['https://a.example/'] }, 'csrf.allowedOrigins: "https://a.example/" is not an origin (scheme://host[:port], no path or trailing slash)'],
+      ['a bare host', { allowedOrigins: ['a.example'] }, 'csrf.allowedOrigins: "a.example" is not an origin (scheme://host[:port], no path or trailing slash)'],
+    ])('refuses csrf as %s', (_label, csrf, problem) => {
+      expect(() => resolveSessionOptions({ secret: SECRET, csrf: csrf as never })).toThrow(expect.objectContaining({ problems: [problem] }));
     });
 
     it('keeps a client-side configuration with its revocation store', () => {
@@ -185,8 +206,8 @@ describe('resolveSessionOptions', () => {
       ['store with a non-function method', { secret: SECRET, store: { ...validStore, get: 'redis://localhost' } }, 'store: must implement the SessionStore contract (missing get)'],
       ['store null', { secret: SECRET, store: null }, 'store: must implement the SessionStore contract (missing get, set, update, destroy, touch)'],
       // unknown options
-      ['a top-level typo', { secret: SECRET, idleTimout: 60_000 }, 'idleTimout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath)'],
-      ['an express-session option', { secret: SECRET, resave: false }, 'resave: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath)'],
+      ['a top-level typo', { secret: SECRET, idleTimout: 60_000 }, 'idleTimout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath, csrf)'],
+      ['an express-session option', { secret: SECRET, resave: false }, 'resave: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath, csrf)'],
       // guard and loginPath
       ['guard invalid', { secret: SECRET, guard: 'all' }, `guard: must be 'global' or 'none' (got "all")`],
       ['guard boolean', { secret: SECRET, guard: true }, `guard: must be 'global' or 'none' (got true)`],
@@ -222,7 +243,7 @@ describe('resolveSessionOptions', () => {
         idelTimeout: 1,
       });
       expect(problems).toEqual([
-        'idelTimeout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath)',
+        'idelTimeout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath, csrf)',
         'secret[0]: must be at least 32 bytes (got 5)',
         'secret[1]: must be at least 32 bytes (got 5)',
         'secret: contains the same secret twice',

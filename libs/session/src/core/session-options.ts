@@ -120,6 +120,16 @@ export interface SessionOptions {
    */
   guard?: 'global' | 'none';
   /**
+   * Refuse unsafe requests (POST, PUT, PATCH, DELETE) that a browser says come from another site
+   * (`Sec-Fetch-Site`, `Origin`) with 403, on every route (opt a route out with
+   * `@AllowCrossSite()`, e.g. for a webhook). `true`, or `{ allowedOrigins }` listing other
+   * origins (`https://admin.example.com`) allowed to send them. `SameSite=Lax` already keeps the
+   * cookie off most cross-site POSTs; this closes what it leaves open (sibling subdomains,
+   * `SameSite=None`, old browsers).
+   * @default false
+   */
+  csrf?: boolean | { readonly allowedOrigins?: readonly string[] };
+  /**
    * Where `SessionGuard` sends anonymous page requests (with `?returnTo=` the page asked for).
    * Must be a same-origin path.
    * @default '/login'
@@ -149,6 +159,8 @@ export interface ResolvedSessionOptions {
   readonly revocationStore: SessionStore | undefined;
   readonly guard: 'global' | 'none';
   readonly loginPath: string;
+  /** Cross-site request refusal: off, or on with the extra allowed origins. */
+  readonly csrf: false | { readonly allowedOrigins: readonly string[] };
 }
 
 /** The defaults, in one place so the README and the code cannot drift apart. */
@@ -169,7 +181,7 @@ export const SESSION_DEFAULTS = {
 
 const KNOWN_OPTIONS = new Set([
   'secret', 'name', 'cookie', 'trustProxy', 'idleTimeout', 'absoluteTimeout', 'rolling',
-  'saveUninitialized', 'mode', 'store', 'revocationStore', 'guard', 'loginPath',
+  'saveUninitialized', 'mode', 'store', 'revocationStore', 'guard', 'loginPath', 'csrf',
 ]);
 const KNOWN_COOKIE_OPTIONS = new Set(['httpOnly', 'sameSite', 'path', 'secure', 'domain', 'maxAge']);
 // RFC 6265 cookie-name is an RFC 7230 token.
@@ -268,6 +280,7 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
   if (guard !== 'global' && guard !== 'none') {
     problems.push(`guard: must be 'global' or 'none' (got ${describe(guard)})`);
   }
+  const csrf = checkCsrf(input.csrf, problems);
   const loginPath = input.loginPath ?? SESSION_DEFAULTS.loginPath;
   if (safeReturnUrl(loginPath, '') === '') {
     problems.push('loginPath: must be a same-origin path such as "/login"');
@@ -289,9 +302,37 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     revocationStore,
     guard,
     loginPath,
+    csrf,
   };
   if (problems.length > 0) throw new SessionConfigError(problems);
   return resolved;
+}
+
+function checkCsrf(value: SessionOptions['csrf'], problems: string[]): ResolvedSessionOptions['csrf'] {
+  if (value === undefined || value === false) return false;
+  if (value === true) return { allowedOrigins: [] };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push('csrf: must be true, false or { allowedOrigins: string[] }');
+    return false;
+  }
+  const origins: unknown = value.allowedOrigins ?? [];
+  if (!Array.isArray(origins)) {
+    problems.push('csrf.allowedOrigins: must be an array of origins such as "https://app.example.com"');
+    return false;
+  }
+  for (const origin of origins) {
+    if (!isExactOrigin(origin)) problems.push(`csrf.allowedOrigins: ${describe(origin)} is not an origin (scheme://host[:port], no path or trailing slash)`);
+  }
+  return { allowedOrigins: origins.filter((origin): origin is string => typeof origin === 'string') };
+}
+
+function isExactOrigin(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
 }
 
 function checkStore(label: string, store: unknown, problems: string[]): void {

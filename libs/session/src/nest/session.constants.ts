@@ -6,3 +6,5 @@ export const SESSION_STORE = Symbol('SESSION_STORE');
 export const PUBLIC_ROUTE = 'session:public';
 /** Metadata key set by `@Roles()`. */
 export const REQUIRED_ROLES = 'session:roles';
+/** Metadata key set by `@AllowCrossSite()`. */
+export const ALLOW_CROSS_SITE = 'session:allow-cross-site';

@@ -5,6 +5,7 @@ import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions
 import { SessionManager } from '../core/session-manager';
 import type { SessionStore } from '../core/session-store';
 import { MemoryStore } from '../stores/memory.store';
+import { CrossSiteRequestGuard } from './cross-site-request.guard';
 import { LoginRedirectFilter } from './login-redirect.filter';
 import { SessionStoreErrorFilter } from './session-store-error.filter';
 import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
@@ -53,6 +54,14 @@ export const sessionProviders: Provider[] = [
         toHandlerError: (error) => new SessionStoreUnavailableException(error),
       }),
     inject: [SESSION_OPTIONS, SESSION_STORE],
+  },
+  {
+    // Registered before the session guard, so a forged cross-site request is refused before
+    // anything else looks at it. A pass-through when the csrf option is off.
+    provide: APP_GUARD,
+    useFactory: (options: ResolvedSessionOptions, reflector: Reflector) =>
+      options.csrf === false ? { canActivate: () => true } : new CrossSiteRequestGuard(reflector, options),
+    inject: [SESSION_OPTIONS, Reflector],
   },
   {
     // With guard: 'none' this is a pass-through, so the provider set is the same for forRoot and
