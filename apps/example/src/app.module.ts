@@ -37,7 +37,7 @@ export class AppModule {
           inject: [EXAMPLE_CONFIG, EXAMPLE_STORE],
           useFactory: exampleSessionOptions,
         }),
-        AuthModule,
+        AuthModule.register(config.loginThrottle),
       ],
       controllers: [PagesController, VisitsController],
     };

@@ -4,6 +4,7 @@ import { safeReturnUrl, Session, SessionGuard } from '@app/session';
 import { escapeHtml, renderPage } from '../pages/html';
 import { parseCredentials } from './credentials';
 import { viewerOf, type ExampleSession } from './session-user';
+import { LoginThrottlerGuard } from './login-throttler.guard';
 import { UsersService } from './users.service';
 
 const INVALID_CREDENTIALS = 'Invalid username or password';
@@ -28,6 +29,7 @@ export class AuthController {
    * wrong password get the same 401, body and timing.
    */
   @Post('login')
+  @UseGuards(LoginThrottlerGuard)
   async login(@Req() request: Request, @Res() response: Response, @Body() body: unknown, @Session() session: ExampleSession): Promise<void> {
     const isForm = request.is('application/x-www-form-urlencoded') === 'application/x-www-form-urlencoded';
     if (!isForm && request.is('application/json') !== 'application/json') {

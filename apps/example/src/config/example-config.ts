@@ -32,6 +32,17 @@ export interface ExampleConfig {
   readonly trustProxy: boolean;
   readonly production: boolean;
   readonly store: ExampleStoreConfig;
+  readonly loginThrottle: LoginThrottleConfig;
+}
+
+/** Login throttling (`LOGIN_ATTEMPTS_PER_ACCOUNT`, `LOGIN_ATTEMPTS_PER_CLIENT`, `LOGIN_ATTEMPT_WINDOW`). */
+export interface LoginThrottleConfig {
+  /** Login attempts allowed per username per window. */
+  readonly perAccount: number;
+  /** Login attempts allowed per client address per window. */
+  readonly perClient: number;
+  /** The window, and how long a client or account stays blocked once over, in ms. */
+  readonly windowMs: number;
 }
 
 const STORE_KINDS: readonly ExampleStoreKind[] = ['memory', 'redis', 'postgres', 'mysql', 'memcached'];
@@ -109,6 +120,22 @@ export function loadExampleConfig(env: NodeJS.ProcessEnv = process.env): Example
     keyPrefix: env.SESSION_KEY_PREFIX ?? 'sess:',
   };
 
+  const loginThrottle: LoginThrottleConfig = {
+    perAccount: positiveInteger('LOGIN_ATTEMPTS_PER_ACCOUNT', env.LOGIN_ATTEMPTS_PER_ACCOUNT, 5, problems),
+    perClient: positiveInteger('LOGIN_ATTEMPTS_PER_CLIENT', env.LOGIN_ATTEMPTS_PER_CLIENT, 20, problems),
+    windowMs: positiveInteger('LOGIN_ATTEMPT_WINDOW', env.LOGIN_ATTEMPT_WINDOW, 60_000, problems),
+  };
+
   if (problems.length > 0) throw new ExampleConfigError(problems);
-  return { port, sessionSecrets, trustProxy, production, store };
+  return { port, sessionSecrets, trustProxy, production, store, loginThrottle };
+}
+
+function positiveInteger(name: string, raw: string | undefined, fallback: number, problems: string[]): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    problems.push(`${name}: must be a positive whole number (got "${raw}")`);
+    return fallback;
+  }
+  return value;
 }
