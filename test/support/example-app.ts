@@ -27,8 +27,8 @@ export async function createExampleApp(overrides: Partial<ExampleConfig> = {}): 
       DATABASE_URL: process.env.DATABASE_URL,
       MYSQL_URL: process.env.MYSQL_URL,
       MEMCACHED_URL: process.env.MEMCACHED_URL,
-      SESSION_TABLE: `${EXAMPLE_TEST_NAME_PREFIX}${process.pid}`,
-      SESSION_KEY_PREFIX: `${EXAMPLE_TEST_NAME_PREFIX}${process.pid}:`,
+      SESSION_TABLE: `${EXAMPLE_TEST_NAME_PREFIX}${process.env.EXAMPLE_E2E_RUN ?? 'local'}_${process.pid}`,
+      SESSION_KEY_PREFIX: `${EXAMPLE_TEST_NAME_PREFIX}${process.env.EXAMPLE_E2E_RUN ?? 'local'}_${process.pid}:`,
       // Suites log in hundreds of times from one address; the throttling suite sets its own limits.
       LOGIN_ATTEMPTS_PER_ACCOUNT: '1000000',
       LOGIN_ATTEMPTS_PER_CLIENT: '1000000',

@@ -19,6 +19,9 @@ function isListening(port) {
 }
 
 module.exports = async function globalSetup() {
+  // Names the tables and keys this run's example suites create, so the teardown removes only
+  // those (another run on the same machine keeps its own).
+  process.env.EXAMPLE_E2E_RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const up = [];
   const down = [];
   for (const [name, port] of Object.entries(SERVICES)) ((await isListening(port)) ? up : down).push(`${name}:${port}`);

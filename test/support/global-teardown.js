@@ -2,7 +2,8 @@
 // named example_e2e_<pid>). Store-specific suites clean up after themselves; this covers the
 // example app, whose clients are closed by the app before a test could drop anything. memcached
 // cannot list keys: the example's entries there expire with their sessions.
-const PREFIX = 'example_e2e_';
+// Only this run's names (see global-setup.js): a concurrent run on the same machine is left alone.
+const PREFIX = `example_e2e_${process.env.EXAMPLE_E2E_RUN ?? 'local'}_`;
 
 async function cleanPostgres() {
   const { Pool } = require('pg');
