@@ -107,29 +107,8 @@ export class SessionManager implements SessionRuntime {
       return this.#fresh(true, request.secure);
     }
 
-    const session = this.#create({
-      id: verified.id,
-      key,
-      createdAt: record.createdAt,
-      touchedAt: record.touchedAt,
-      isNew: false,
-      persisted: undefined,
-      destroyed: false,
-      requestHadCookie: true,
-      // A cookie verified by an older key of the ring is re-issued with the current one.
-      cookieStale: !verified.signedWithCurrentKey,
-      touchRequested: false,
-      cookieMaxAge: record.cookieMaxAge,
-      cookieMaxAgeChanged: false,
-      secureRequest: request.secure,
-      successor: undefined,
-      failed: false,
-      discarded: false,
-      sealedValue: undefined,
-    });
-    replaceSessionData(session, record.data ?? {});
-    internals(session).persisted = snapshotData(readSessionData(session));
-    return session;
+    // A cookie verified by an older key of the ring is re-issued with the current one.
+    return this.#restore(verified.id, key, record, record.data ?? {}, !verified.signedWithCurrentKey, request.secure);
   }
 
   /**
@@ -334,29 +313,9 @@ export class SessionManager implements SessionRuntime {
       this.#onDiscardedCookie('revoked');
       return this.#fresh(true, secure);
     }
-    const session = this.#create({
-      id: payload.i,
-      key,
-      createdAt: payload.c,
-      touchedAt: payload.t,
-      isNew: false,
-      persisted: undefined,
-      destroyed: false,
-      requestHadCookie: true,
-      // Opened with an older key of the ring: re-sealed with the current one on this response.
-      cookieStale: !found.current,
-      touchRequested: false,
-      cookieMaxAge: payload.m,
-      cookieMaxAgeChanged: false,
-      secureRequest: secure,
-      successor: undefined,
-      failed: false,
-      discarded: false,
-      sealedValue: undefined,
-    });
-    replaceSessionData(session, payload.d);
-    internals(session).persisted = snapshotData(readSessionData(session));
-    return session;
+    // Opened with an older key of the ring: re-sealed with the current one on this response.
+    const lifetime = { createdAt: payload.c, touchedAt: payload.t, cookieMaxAge: payload.m };
+    return this.#restore(payload.i, key, lifetime, payload.d, !found.current, secure);
   }
 
   /**
@@ -372,14 +331,7 @@ export class SessionManager implements SessionRuntime {
     if (!state.isNew && !dataChanged && !state.cookieMaxAgeChanged && !state.touchRequested && !isTouchDue(state, now, this.#policy)) {
       return;
     }
-    const plaintext = encodeSealedSession({
-      v: 1,
-      i: state.id,
-      c: state.createdAt,
-      t: now,
-      d: parseSnapshot(snapshot, [...snapshot.keys()]),
-      ...(state.cookieMaxAge === undefined ? {} : { m: state.cookieMaxAge }),
-    });
+    const plaintext = this.#sealedPayload(state, parseSnapshot(snapshot, [...snapshot.keys()]), now);
     const limit = maxSealedPlaintextBytes(this.options.name);
     const size = Buffer.byteLength(plaintext, 'utf8');
     if (size > limit) {
@@ -402,16 +354,21 @@ export class SessionManager implements SessionRuntime {
   #sealedValueOf(session: SessionHandle, state: SessionInternals): string {
     if (state.sealedValue !== undefined) return state.sealedValue;
     const data = state.persisted ? parseSnapshot(state.persisted, [...state.persisted.keys()]) : readSessionData(session);
-    const plaintext = encodeSealedSession({
+    const plaintext = this.#sealedPayload(state, data, state.touchedAt);
+    state.sealedValue = sealCookieValue(plaintext, this.#keyRing, this.options.name, this.#random);
+    return state.sealedValue;
+  }
+
+  /** The JSON text a client-side cookie seals for this session. */
+  #sealedPayload(state: SessionInternals, data: Record<string, unknown>, touchedAt: number): string {
+    return encodeSealedSession({
       v: 1,
       i: state.id,
       c: state.createdAt,
-      t: state.touchedAt,
+      t: touchedAt,
       d: data,
       ...(state.cookieMaxAge === undefined ? {} : { m: state.cookieMaxAge }),
     });
-    state.sealedValue = sealCookieValue(plaintext, this.#keyRing, this.options.name, this.#random);
-    return state.sealedValue;
   }
 
   #verifyOne(values: readonly string[]): VerifiedSessionCookie | 'ambiguous' | undefined {
@@ -461,22 +418,53 @@ export class SessionManager implements SessionRuntime {
       createdAt: now,
       touchedAt: now,
       isNew: true,
-      persisted: undefined,
-      destroyed: false,
       requestHadCookie,
       cookieStale: true,
-      touchRequested: false,
       cookieMaxAge: undefined,
-      cookieMaxAgeChanged: false,
       secureRequest,
+    });
+  }
+
+  /** A session read back from the store (server-side) or from an opened cookie (client-side). */
+  #restore(
+    id: string,
+    key: string,
+    lifetime: { readonly createdAt: number; readonly touchedAt: number; readonly cookieMaxAge?: number },
+    data: Record<string, unknown>,
+    reissue: boolean,
+    secureRequest: boolean,
+  ): SessionHandle {
+    const session = this.#create({
+      id,
+      key,
+      createdAt: lifetime.createdAt,
+      touchedAt: lifetime.touchedAt,
+      isNew: false,
+      requestHadCookie: true,
+      cookieStale: reissue,
+      cookieMaxAge: lifetime.cookieMaxAge,
+      secureRequest,
+    });
+    replaceSessionData(session, data);
+    internals(session).persisted = snapshotData(readSessionData(session));
+    return session;
+  }
+
+  /** A session object; the bookkeeping a session starts every request with is filled in here. */
+  #create(
+    initial: Pick<SessionInternals, 'id' | 'key' | 'createdAt' | 'touchedAt' | 'isNew' | 'requestHadCookie' | 'cookieStale' | 'cookieMaxAge' | 'secureRequest'>,
+  ): SessionHandle {
+    const state: SessionInternals = {
+      ...initial,
+      persisted: undefined,
+      destroyed: false,
+      touchRequested: false,
+      cookieMaxAgeChanged: false,
       successor: undefined,
       failed: false,
       discarded: false,
       sealedValue: undefined,
-    });
-  }
-
-  #create(state: SessionInternals): SessionHandle {
+    };
     const cookie = this.options.cookie;
     return new SessionHandle(this, state, {
       httpOnly: cookie.httpOnly,
