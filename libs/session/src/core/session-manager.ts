@@ -4,10 +4,11 @@ import { readCookieValues } from './cookie-header';
 import { SessionError, SessionStoreError, toSessionStoreError } from './errors';
 import { computeExpiresAt, createExpiryPolicy, isExpired, isTouchDue, type ExpiryPolicy } from './expiry';
 import { KeyRing } from './key-ring';
-import { encodeSealedSession, parseSealedSession, type SealedSession } from './sealed-session';
+import { encodeSealedSession, parseSealedSession } from './sealed-session';
 import { generateSessionId, hashSessionId, type RandomSource } from './session-id';
+import { SessionState, type SessionStateInit } from './session-state';
 import type { ResolvedSessionOptions } from './session-options';
-import { diffSnapshots, snapshotData, type DataSnapshot } from './session-diff';
+import { diffSnapshots, snapshotData, type DataDiff, type DataSnapshot } from './session-diff';
 import type { SessionPatch, SessionRecord, SessionStore } from './session-store';
 import {
   internals,
@@ -15,6 +16,7 @@ import {
   readSessionData,
   replaceSessionData,
   SessionHandle,
+  type SessionCookieSettings,
   type SessionInternals,
   type SessionRuntime,
 } from './session';
@@ -48,6 +50,35 @@ export interface SessionManagerDependencies {
   readonly onDiscardedCookie?: (reason: DiscardedCookieReason) => void;
 }
 
+/** A cookie value that verified: its session id, which key signed it, and the id's store key. */
+interface VerifiedCookieEntry extends VerifiedSessionCookie {
+  readonly key: string;
+}
+
+/** Verified cookie values remembered per manager (about 200 bytes each). */
+const VERIFIED_COOKIE_CACHE_SIZE = 10_000;
+
+/** A sealed cookie value that opened: what the session in it starts each request from. */
+interface OpenedSealedCookie {
+  readonly id: string;
+  readonly key: string;
+  readonly createdAt: number;
+  readonly touchedAt: number;
+  readonly cookieMaxAge: number | undefined;
+  readonly sealedWithCurrentKey: boolean;
+  /** The parsed data, used once, by the request that opened the value. */
+  firstData: Record<string, unknown> | undefined;
+  /** Each data key's JSON, set once a session was restored from this value. */
+  snapshot: DataSnapshot | undefined;
+}
+
+/**
+ * Opened sealed cookie values remembered per manager. Each holds one session's data as JSON, at
+ * most about 4 KB (the cookie limit), so the cache stays under about 20 MB however large the
+ * sessions are; a typical signed-in session takes a few hundred bytes.
+ */
+const OPENED_COOKIE_CACHE_SIZE = 5_000;
+
 /** Why a session cookie sent by a client did not load a session. */
 export type DiscardedCookieReason =
   | 'invalid-signature'
@@ -71,6 +102,12 @@ export class SessionManager implements SessionRuntime {
   readonly #onDiscardedCookie: (reason: DiscardedCookieReason) => void;
   /** Client-side sessions: the data is sealed in the cookie and `store` is the revocation list. */
   readonly #cookieMode: boolean;
+  /** What every session's `cookie` starts from: one object, shared, never modified. */
+  readonly #cookieSettings: SessionCookieSettings;
+  /** Cookie values that verified, with their id and store key (see {@link #verifyCached}). */
+  readonly #verifiedCookies = new Map<string, VerifiedCookieEntry>();
+  /** Client-side: sealed cookie values that opened (see {@link #openCached}). */
+  readonly #openedCookies = new Map<string, OpenedSealedCookie>();
 
   constructor(options: ResolvedSessionOptions, dependencies: SessionManagerDependencies) {
     this.options = options;
@@ -82,6 +119,15 @@ export class SessionManager implements SessionRuntime {
     this.#toHandlerError = dependencies.toHandlerError ?? ((error) => error);
     this.#onDiscardedCookie = dependencies.onDiscardedCookie ?? (() => undefined);
     this.#cookieMode = options.mode === 'cookie';
+    const cookie = options.cookie;
+    this.#cookieSettings = Object.freeze({
+      httpOnly: cookie.httpOnly,
+      sameSite: cookie.sameSite,
+      path: cookie.path,
+      domain: cookie.domain,
+      maxAge: cookie.maxAge,
+      secure: cookie.secure,
+    });
   }
 
   /**
@@ -99,7 +145,7 @@ export class SessionManager implements SessionRuntime {
       return this.#fresh(true, request.secure);
     }
 
-    const key = hashSessionId(verified.id);
+    const key = verified.key;
     const record = await this.#storeCall('get', () => this.store.get(key));
     const now = this.#clock();
     if (!record || isExpired(record, now, this.#policy)) {
@@ -116,7 +162,21 @@ export class SessionManager implements SessionRuntime {
    * (or any, with `saveUninitialized`), changed data, or a due touch. An unchanged session costs
    * nothing. A changed session destroyed meanwhile elsewhere is not brought back.
    */
-  async commit(handle: SessionHandle): Promise<void> {
+  commit(handle: SessionHandle): Promise<void> {
+    try {
+      return this.commitNow(handle) ?? Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * {@link commit} for the HTTP adapter: undefined when the commit is already complete because it
+   * needed no I/O (an unchanged session, an anonymous one not worth storing, any client-side
+   * session), so the response can be ended at once; otherwise the pending write. Throws
+   * synchronously where `commit()` would reject without I/O.
+   */
+  commitNow(handle: SessionHandle): Promise<void> | undefined {
     const session = latestSession(handle);
     const state = internals(session);
     if (state.failed) {
@@ -124,14 +184,14 @@ export class SessionManager implements SessionRuntime {
       // so nothing is saved and the response must not report success (the adapter answers 503).
       throw new SessionStoreError('An earlier session store operation of this request failed; the session was not saved');
     }
-    if (state.discarded) {
-      await this.destroy(session);
-      return;
+    if (state.discarded) return this.destroy(session);
+    if (state.destroyed) return undefined;
+    if (state.isNew && !this.#shouldCreate(session)) return undefined;
+    if (this.#cookieMode) {
+      this.#seal(session, state);
+      return undefined;
     }
-    if (state.destroyed) return;
-    if (state.isNew && !this.#shouldCreate(session)) return;
-    if (this.#cookieMode) this.#seal(session, state);
-    else await this.#persist(session, state);
+    return this.#persist(session, state);
   }
 
   /**
@@ -191,8 +251,7 @@ export class SessionManager implements SessionRuntime {
       if (state.destroyed) return this.#replace(session, state);
       await this.#forget(state);
       const now = this.#clock();
-      state.id = generateSessionId(this.#random);
-      state.key = hashSessionId(state.id);
+      state.id = generateSessionId(this.#random); // the store key follows from it
       state.createdAt = now;
       state.touchedAt = now;
       state.isNew = true;
@@ -287,35 +346,72 @@ export class SessionManager implements SessionRuntime {
 
   /** Client-side load: open the sealed cookie, check expiry inside it and the revocation list. */
   async #loadSealed(values: readonly string[], secure: boolean): Promise<SessionHandle> {
-    let found: { payload: SealedSession; current: boolean } | undefined;
+    let found: OpenedSealedCookie | undefined;
     for (const value of values) {
-      const opened = openCookieValue(value, this.#keyRing, this.options.name);
-      const payload = opened && parseSealedSession(opened.plaintext);
-      if (!opened || !payload) continue;
-      if (found && found.payload.i !== payload.i) {
+      const opened = this.#openCached(value);
+      if (!opened) continue;
+      if (found && found.id !== opened.id) {
         // Two different authentic sessions: a tossed cookie must not fixate either.
         this.#onDiscardedCookie('ambiguous-duplicates');
         return this.#fresh(true, secure);
       }
-      found ??= { payload, current: opened.sealedWithCurrentKey };
+      found ??= opened;
     }
     if (!found) {
       this.#onDiscardedCookie('invalid-signature');
       return this.#fresh(true, secure);
     }
-    const { payload } = found;
-    if (isExpired({ createdAt: payload.c, touchedAt: payload.t }, this.#clock(), this.#policy)) {
+    const opened = found;
+    if (isExpired(opened, this.#clock(), this.#policy)) {
       this.#onDiscardedCookie('unknown-or-expired');
       return this.#fresh(true, secure);
     }
-    const key = hashSessionId(payload.i);
-    if (await this.#storeCall('get', () => this.store.get(key))) {
+    if (await this.#storeCall('get', () => this.store.get(opened.key))) {
       this.#onDiscardedCookie('revoked');
       return this.#fresh(true, secure);
     }
     // Opened with an older key of the ring: re-sealed with the current one on this response.
-    const lifetime = { createdAt: payload.c, touchedAt: payload.t, cookieMaxAge: payload.m };
-    return this.#restore(payload.i, key, lifetime, payload.d, !found.current, secure);
+    const reissue = !opened.sealedWithCurrentKey;
+    if (opened.snapshot) {
+      const { snapshot } = opened;
+      return this.#restore(opened.id, opened.key, opened, parseSnapshot(snapshot, [...snapshot.keys()]), reissue, secure, snapshot);
+    }
+    const session = this.#restore(opened.id, opened.key, opened, opened.firstData ?? {}, reissue, secure);
+    // Later requests with this cookie rebuild the data from the snapshot, never from this object,
+    // which the handler may change.
+    opened.firstData = undefined;
+    opened.snapshot = internals(session).persisted;
+    return session;
+  }
+
+  /**
+   * Opens a sealed cookie value, remembering the values that opened (as {@link #verifyCached}
+   * does for signed ones): a browser sends the same value until the session changes, and the
+   * AES-GCM open, the JSON parse and the SHA-256 of the id are most of what a client-side request
+   * costs. Safe for the same reasons: opening under an immutable key ring is deterministic, and
+   * only authentic values are kept. Expiry and revocation are still checked on every request.
+   */
+  #openCached(value: string): OpenedSealedCookie | undefined {
+    const cached = this.#openedCookies.get(value);
+    if (cached) return cached;
+    const opened = openCookieValue(value, this.#keyRing, this.options.name);
+    const payload = opened && parseSealedSession(opened.plaintext);
+    if (!opened || !payload) return undefined;
+    const entry: OpenedSealedCookie = {
+      id: payload.i,
+      key: hashSessionId(payload.i),
+      createdAt: payload.c,
+      touchedAt: payload.t,
+      cookieMaxAge: payload.m,
+      sealedWithCurrentKey: opened.sealedWithCurrentKey,
+      firstData: payload.d,
+      snapshot: undefined,
+    };
+    if (this.#openedCookies.size >= OPENED_COOKIE_CACHE_SIZE) {
+      this.#openedCookies.delete(this.#openedCookies.keys().next().value!);
+    }
+    this.#openedCookies.set(value, entry);
+    return entry;
   }
 
   /**
@@ -371,10 +467,10 @@ export class SessionManager implements SessionRuntime {
     });
   }
 
-  #verifyOne(values: readonly string[]): VerifiedSessionCookie | 'ambiguous' | undefined {
-    let found: VerifiedSessionCookie | undefined;
+  #verifyOne(values: readonly string[]): VerifiedCookieEntry | 'ambiguous' | undefined {
+    let found: VerifiedCookieEntry | undefined;
     for (const value of values) {
-      const verified = verifySessionCookie(value, this.#keyRing);
+      const verified = this.#verifyCached(value);
       if (!verified) continue;
       // Two different valid sessions in one header: one was tossed in by a sibling subdomain or
       // planted otherwise. Trusting either could fixate the attacker's session, so trust neither.
@@ -382,6 +478,27 @@ export class SessionManager implements SessionRuntime {
       found ??= verified;
     }
     return found;
+  }
+
+  /**
+   * Verifies a signed cookie value, remembering the values that verified. A browser sends the same
+   * value on every request, and an HMAC plus the SHA-256 of its store key are a large part of what
+   * a request with an unchanged session costs. Safe to remember: verification of a value under an
+   * immutable key ring always gives the same answer, and only genuine values are kept, so a
+   * forged value always takes the full constant-time path (what a hit reveals, that a value is
+   * genuine, is known already to whoever holds it). Bounded: the oldest entry goes first.
+   */
+  #verifyCached(value: string): VerifiedCookieEntry | undefined {
+    const cached = this.#verifiedCookies.get(value);
+    if (cached) return cached;
+    const verified = verifySessionCookie(value, this.#keyRing);
+    if (!verified) return undefined;
+    const entry: VerifiedCookieEntry = { ...verified, key: hashSessionId(verified.id) };
+    if (this.#verifiedCookies.size >= VERIFIED_COOKIE_CACHE_SIZE) {
+      this.#verifiedCookies.delete(this.#verifiedCookies.keys().next().value!);
+    }
+    this.#verifiedCookies.set(value, entry);
+    return entry;
   }
 
   /** Replaces a session by a fresh one (`req.session` follows); the old object is frozen. */
@@ -411,10 +528,8 @@ export class SessionManager implements SessionRuntime {
 
   #fresh(requestHadCookie: boolean, secureRequest: boolean): SessionHandle {
     const now = this.#clock();
-    const id = generateSessionId(this.#random);
+    // No id yet: it is drawn if and when the session is stored or its cookie sent.
     return this.#create({
-      id,
-      key: hashSessionId(id),
       createdAt: now,
       touchedAt: now,
       isNew: true,
@@ -433,6 +548,7 @@ export class SessionManager implements SessionRuntime {
     data: Record<string, unknown>,
     reissue: boolean,
     secureRequest: boolean,
+    snapshot?: DataSnapshot,
   ): SessionHandle {
     const session = this.#create({
       id,
@@ -446,48 +562,40 @@ export class SessionManager implements SessionRuntime {
       secureRequest,
     });
     replaceSessionData(session, data);
-    internals(session).persisted = snapshotData(readSessionData(session));
+    // A snapshot given is that of `data` (shared and never modified, so no copy is needed).
+    internals(session).persisted = snapshot ?? snapshotData(readSessionData(session));
     return session;
   }
 
   /** A session object; the bookkeeping a session starts every request with is filled in here. */
-  #create(
-    initial: Pick<SessionInternals, 'id' | 'key' | 'createdAt' | 'touchedAt' | 'isNew' | 'requestHadCookie' | 'cookieStale' | 'cookieMaxAge' | 'secureRequest'>,
-  ): SessionHandle {
-    const state: SessionInternals = {
-      ...initial,
-      persisted: undefined,
-      destroyed: false,
-      touchRequested: false,
-      cookieMaxAgeChanged: false,
-      successor: undefined,
-      failed: false,
-      discarded: false,
-      sealedValue: undefined,
-    };
-    const cookie = this.options.cookie;
-    return new SessionHandle(this, state, {
-      httpOnly: cookie.httpOnly,
-      sameSite: cookie.sameSite,
-      path: cookie.path,
-      domain: cookie.domain,
-      maxAge: cookie.maxAge,
-      secure: cookie.secure,
-    });
+  #create(init: SessionStateInit): SessionHandle {
+    return new SessionHandle(this, new SessionState(init, this.#random), this.#cookieSettings);
   }
 
   #shouldCreate(session: SessionHandle): boolean {
     return this.options.saveUninitialized || Object.keys(session).length > 0;
   }
 
-  async #persist(session: SessionHandle, state: SessionInternals): Promise<void> {
+  /** Server-side commit: undefined when nothing needs writing, else the write. */
+  #persist(session: SessionHandle, state: SessionInternals): Promise<void> | undefined {
     const snapshot = snapshotData(readSessionData(session));
     const diff = state.persisted && diffSnapshots(state.persisted, snapshot);
     const dataChanged = !diff || diff.changed.length > 0 || diff.removed.length > 0;
     const now = this.#clock();
     if (!state.isNew && !dataChanged && !state.cookieMaxAgeChanged && !state.touchRequested && !isTouchDue(state, now, this.#policy)) {
-      return;
+      return undefined;
     }
+    return this.#write(session, state, snapshot, diff, dataChanged, now);
+  }
+
+  async #write(
+    session: SessionHandle,
+    state: SessionInternals,
+    snapshot: DataSnapshot,
+    diff: DataDiff | undefined,
+    dataChanged: boolean,
+    now: number,
+  ): Promise<void> {
     const touchedAt = now;
     const expiresAt = computeExpiresAt({ createdAt: state.createdAt, touchedAt }, this.#policy);
     const key = state.key;

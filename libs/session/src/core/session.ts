@@ -78,8 +78,13 @@ export interface SessionInternals {
   sealedValue: string | undefined;
 }
 
-const internalsOf = new WeakMap<SessionHandle, SessionInternals>();
-const runtimeOf = new WeakMap<SessionHandle, SessionRuntime>();
+// Set by SessionHandle's static block: the only way to read its private fields from outside.
+let readInternals: (session: SessionHandle) => SessionInternals | undefined;
+let readRuntime: (session: SessionHandle) => SessionRuntime | undefined;
+
+function internalsOrUndefined(session: SessionHandle): SessionInternals | undefined {
+  return readInternals(session);
+}
 
 /**
  * `session.cookie`: the cookie settings of this session, shaped like express-session's. Setting
@@ -116,7 +121,7 @@ export class SessionCookie {
 
   /** Cookie lifetime in ms; undefined for a browser-session cookie. */
   get maxAge(): number | undefined {
-    return internalsOf.get(latestSession(this.#session))?.cookieMaxAge ?? this.#defaultMaxAge;
+    return internalsOrUndefined(latestSession(this.#session))?.cookieMaxAge ?? this.#defaultMaxAge;
   }
 
   set maxAge(value: number | undefined) {
@@ -125,17 +130,17 @@ export class SessionCookie {
     }
     // Through a replaced (regenerated) session the setting applies to the live one, not lost.
     const session = latestSession(this.#session);
-    const internals = internalsOf.get(session);
-    if (!internals) return;
-    internals.cookieMaxAge = value;
-    internals.cookieMaxAgeChanged = true;
-    runtimeOf.get(session)?.cookieChanged(session);
+    const state = internalsOrUndefined(session);
+    if (!state) return;
+    state.cookieMaxAge = value;
+    state.cookieMaxAgeChanged = true;
+    runtime(session).cookieChanged(session);
   }
 
   /** Whether the cookie carries `Secure` on this response. */
   get secure(): boolean {
     if (this.#secure !== 'auto') return this.#secure;
-    return internalsOf.get(latestSession(this.#session))?.secureRequest ?? false;
+    return internalsOrUndefined(latestSession(this.#session))?.secureRequest ?? false;
   }
 
   toJSON(): Record<string, unknown> {
@@ -149,10 +154,23 @@ export class SessionCookie {
  * and also accepting a callback, so passport and code written for express-session work on it.
  */
 export class SessionHandle {
+  // Private fields, not properties: the session's own enumerable properties are its data, so the
+  // bookkeeping must stay out of Object.keys, JSON and spreads. (Cheaper per request than WeakMaps.)
+  readonly #internals: SessionInternals;
+  readonly #runtime: SessionRuntime;
+  readonly #cookieSettings: SessionCookieSettings;
+  #cookie: SessionCookie | undefined;
+
+  static {
+    readInternals = (session) => (#internals in session ? session.#internals : undefined);
+    readRuntime = (session) => (#runtime in session ? session.#runtime : undefined);
+  }
+
+  /** @param cookie - The cookie settings; shared between sessions, never modified. */
   constructor(runtime: SessionRuntime, internals: SessionInternals, cookie: SessionCookieSettings) {
-    internalsOf.set(this, internals);
-    runtimeOf.set(this, runtime);
-    cookies.set(this, new SessionCookie(this, cookie));
+    this.#internals = internals;
+    this.#runtime = runtime;
+    this.#cookieSettings = cookie;
   }
 
   /** The session id. Changes on `regenerate()` and `login()`. Never log or expose it. */
@@ -162,7 +180,8 @@ export class SessionHandle {
 
   /** The cookie settings of this session. */
   get cookie(): SessionCookie {
-    return cookies.get(this)!;
+    // Made on first use: most requests never look at it.
+    return (this.#cookie ??= new SessionCookie(this, this.#cookieSettings));
   }
 
   /** Whether the session is not in the store yet (it holds no data, or was just rotated). */
@@ -234,7 +253,6 @@ export class SessionHandle {
 /** The cookie settings a session starts from. */
 export type SessionCookieSettings = ConstructorParameters<typeof SessionCookie>[1];
 
-const cookies = new WeakMap<SessionHandle, SessionCookie>();
 
 // Names that must never become data keys: the session's own API, and the keys that reach an
 // object's prototype (`__proto__` from JSON.parse is an own key and would re-point the prototype).
@@ -251,7 +269,7 @@ export function isDataKey(key: string): boolean {
 
 /** The bookkeeping of a session. For the session manager only. */
 export function internals(session: SessionHandle): SessionInternals {
-  const found = internalsOf.get(session);
+  const found = readInternals(session);
   if (!found) throw new SessionError('Not a session created by the session manager', 'SESSION_NOT_LOADED');
   return found;
 }
@@ -259,12 +277,12 @@ export function internals(session: SessionHandle): SessionInternals {
 /** The live session: `session` itself, or what replaced it through `regenerate()`. */
 export function latestSession(session: SessionHandle): SessionHandle {
   let current = session;
-  for (let next = internalsOf.get(current)?.successor; next; next = internalsOf.get(current)?.successor) current = next;
+  for (let next = readInternals(current)?.successor; next; next = readInternals(current)?.successor) current = next;
   return current;
 }
 
 function runtime(session: SessionHandle): SessionRuntime {
-  const found = runtimeOf.get(session);
+  const found = readRuntime(session);
   if (!found) throw new SessionError('Not a session created by the session manager', 'SESSION_NOT_LOADED');
   return found;
 }

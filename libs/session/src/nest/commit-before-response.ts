@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import { SessionError, SessionStoreError } from '../core/errors';
 import type { SessionHandle } from '../core/session';
 import type { SessionManager } from '../core/session-manager';
@@ -7,6 +7,23 @@ import type { SessionManager } from '../core/session-manager';
 export interface CommitLogger {
   error(message: string, trace?: string): void;
 }
+
+type ResponseMethod = (...args: unknown[]) => ServerResponse;
+
+/** What one response's hooks need: its session, and how far the response has got. */
+interface PendingCommit {
+  readonly session: SessionHandle;
+  readonly manager: SessionManager;
+  readonly logger: CommitLogger;
+  /** The `Set-Cookie` decision was made (in writeHead, or withheld after a failed commit). */
+  cookieDecided: boolean;
+  /** `end()` was called once already. */
+  ending: boolean;
+}
+
+const COMMIT = Symbol('session commit');
+
+type HookedResponse = ServerResponse & { [COMMIT]?: PendingCommit };
 
 /**
  * Makes the response wait for the session commit. Every way a Nest response leaves (returned
@@ -22,52 +39,98 @@ export function commitBeforeResponse(
   manager: SessionManager,
   logger: CommitLogger,
 ): void {
+  (response as HookedResponse)[COMMIT] = { session, manager, logger, cookieDecided: false, ending: false };
+  if (hooksInherited(response)) return;
   // The originals are always called with `.apply(response, ...)`, so detaching them is safe.
   /* eslint-disable @typescript-eslint/unbound-method */
-  const writeHead = response.writeHead as (...args: unknown[]) => ServerResponse;
-  const end = response.end as (...args: unknown[]) => ServerResponse;
+  const hooks = createHooks(response.writeHead as ResponseMethod, response.end as ResponseMethod);
   /* eslint-enable @typescript-eslint/unbound-method */
-  let cookieDecided = false;
-  let ending = false;
+  response.writeHead = hooks.writeHead;
+  response.end = hooks.end as ServerResponse['end'];
+}
 
-  response.writeHead = function writeHeadWithSessionCookie(this: ServerResponse, ...args: unknown[]) {
-    if (!cookieDecided) {
-      cookieDecided = true;
-      const cookie = manager.setCookieHeader(session);
-      if (cookie !== undefined) addSetCookie(this, args, cookie);
-    }
-    return writeHead.apply(this, args);
+const prototypesWithHooks = new WeakSet<object>();
+
+/**
+ * Puts the hooks on the response's prototype (Express makes one per application), once, rather
+ * than two new closures on every response; they act only on responses the middleware marked.
+ * False when a middleware that ran earlier already replaced `writeHead` or `end` on this response
+ * (compression, say): the hooks must then wrap those, on the response itself, as they always did.
+ */
+function hooksInherited(response: ServerResponse): boolean {
+  if (Object.hasOwn(response, 'end') || Object.hasOwn(response, 'writeHead')) return false;
+  const prototype = Object.getPrototypeOf(response) as object | null;
+  if (prototype === null) return false;
+  if (prototypesWithHooks.has(prototype)) return true;
+  if (prototype === ServerResponse.prototype || !(prototype instanceof ServerResponse)) return false;
+  const target = prototype as ServerResponse;
+  /* eslint-disable @typescript-eslint/unbound-method */
+  const hooks = createHooks(target.writeHead as ResponseMethod, target.end as ResponseMethod);
+  /* eslint-enable @typescript-eslint/unbound-method */
+  Object.defineProperty(prototype, 'writeHead', { configurable: true, writable: true, value: hooks.writeHead });
+  Object.defineProperty(prototype, 'end', { configurable: true, writable: true, value: hooks.end });
+  prototypesWithHooks.add(prototype);
+  return true;
+}
+
+/** `writeHead` and `end` that commit the session of a marked response, then call the originals. */
+function createHooks(writeHead: ResponseMethod, end: ResponseMethod): { writeHead: ResponseMethod; end: ResponseMethod } {
+  return {
+    writeHead: function writeHeadWithSessionCookie(this: HookedResponse, ...args: unknown[]) {
+      const commit = this[COMMIT];
+      if (commit && !commit.cookieDecided) {
+        commit.cookieDecided = true;
+        const cookie = commit.manager.setCookieHeader(commit.session);
+        if (cookie !== undefined) addSetCookie(this, args, cookie);
+      }
+      return writeHead.apply(this, args);
+    },
+
+    end: function endAfterCommit(this: HookedResponse, ...args: unknown[]) {
+      const commit = this[COMMIT];
+      if (!commit) return end.apply(this, args);
+      if (commit.ending) return this;
+      commit.ending = true;
+      let pending: Promise<void> | undefined;
+      try {
+        pending = commit.manager.commitNow(commit.session);
+      } catch (error) {
+        pending = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+      // Nothing to write (an unchanged or anonymous session, or a client-side one): end at once.
+      if (pending === undefined) return end.apply(this, args);
+      endAfter(pending, this, commit, end, args);
+      return this;
+    },
   };
+}
 
-  response.end = function endAfterCommit(this: ServerResponse, ...args: unknown[]) {
-    if (ending) return this;
-    ending = true;
-    // From the application's point of view the response is finished: an exception filter that
-    // runs while the commit is pending must see it as sent, not write a second status and headers
-    // over the first response (Nest checks `headersSent`).
-    Object.defineProperty(response, 'headersSent', { configurable: true, get: () => true });
-    const finish = (): void => {
-      delete (response as { headersSent?: boolean }).headersSent;
-    };
-    manager.commit(session).then(
-      () => {
-        finish();
-        try {
-          end.apply(response, args);
-        } catch (error) {
-          // e.g. res.end(123): without the hook Node would have thrown synchronously (a 500).
-          logger.error(`Ending the response failed: ${error instanceof Error ? error.message : String(error)}`);
-          response.destroy(error instanceof Error ? error : undefined);
-        }
-      },
-      (error: unknown) => {
-        finish();
-        cookieDecided = true; // a session that was not saved must not be handed to the browser
-        answerCommitFailure(response, end, error, logger);
-      },
-    );
-    return this;
-  } as ServerResponse['end'];
+/** Ends the response once the commit settled, or answers 503/500 in its place when it failed. */
+function endAfter(pending: Promise<void>, response: ServerResponse, commit: PendingCommit, end: ResponseMethod, args: unknown[]): void {
+  // From the application's point of view the response is finished: an exception filter that runs
+  // while the commit is pending must see it as sent, not write a second status and headers over
+  // the first response (Nest checks `headersSent`).
+  Object.defineProperty(response, 'headersSent', { configurable: true, get: () => true });
+  const finish = (): void => {
+    delete (response as { headersSent?: boolean }).headersSent;
+  };
+  pending.then(
+    () => {
+      finish();
+      try {
+        end.apply(response, args);
+      } catch (error) {
+        // e.g. res.end(123): without the hook Node would have thrown synchronously (a 500).
+        commit.logger.error(`Ending the response failed: ${error instanceof Error ? error.message : String(error)}`);
+        response.destroy(error instanceof Error ? error : undefined);
+      }
+    },
+    (error: unknown) => {
+      finish();
+      commit.cookieDecided = true; // a session that was not saved must not be handed to the browser
+      answerCommitFailure(response, end, error, commit.logger);
+    },
+  );
 }
 
 /**
