@@ -23,7 +23,13 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
       return { store: new MemoryStore(), close: () => Promise.resolve() };
 
     case 'redis': {
-      const client = createClient({ url: config.redisUrl });
+      // RESP3 client-side caching: reads of unchanged sessions are answered from this instance's
+      // memory; Redis tells the client when any instance changes or deletes one (CLIENT TRACKING).
+      const client = createClient({
+        url: config.redisUrl,
+        RESP: 3,
+        clientSideCache: { ttl: 0, maxEntries: 10_000, evictPolicy: 'LRU' },
+      });
       // node-redis reconnects by itself; without a listener an 'error' event would end the process.
       client.on('error', (error: Error) => {
         logger.warn(`Redis: ${error.message}`, 'SessionStore');

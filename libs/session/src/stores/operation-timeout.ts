@@ -1,5 +1,8 @@
 import { SessionStoreError } from '../core/errors';
 
+/** A store operation that did not finish within its operation timeout. */
+export class OperationTimeoutError extends SessionStoreError {}
+
 /** Default bound on one store operation, in ms. */
 export const DEFAULT_OPERATION_TIMEOUT = 2_000;
 
@@ -9,24 +12,31 @@ export const DEFAULT_OPERATION_TIMEOUT = 2_000;
  * as long as the server is away; with it the request answers 503 after `timeoutMs`.
  */
 export function withOperationTimeout<T>(operation: string, timeoutMs: number, run: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new SessionStoreError(`Session store ${operation} timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    timer.unref();
-  });
   let running: Promise<T>;
   try {
     running = run();
   } catch (error) {
-    clearTimeout(timer);
     return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
-  // A late rejection after the timeout won must not surface as an unhandled rejection.
-  running.catch(() => undefined);
-  return Promise.race([running, timeout]).finally(() => clearTimeout(timer));
+  // One promise and one timer per operation (this runs on every request): whichever settles
+  // first wins, and a late rejection after the timeout is consumed here, never unhandled.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new OperationTimeoutError(`Session store ${operation} timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    timer.unref();
+    running.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 /** Validates a timeout option of a store constructor. */

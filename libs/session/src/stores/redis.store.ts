@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { RedisArgument, TypeMapping } from 'redis';
+import { setMaxListeners } from 'node:events';
+import type { RedisArgument } from 'redis';
 import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
 import type { SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
-import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
+import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Arguments of node-redis's `eval` / `evalSha`. */
 interface ScriptArguments {
@@ -13,14 +14,18 @@ interface ScriptArguments {
 /** Per-call options node-redis accepts through `withCommandOptions`. */
 interface RedisStoreCommandOptions {
   abortSignal: AbortSignal;
-  typeMapping: TypeMapping;
+}
+
+/** The part of node-redis's client-side cache the store uses: dropping one key after a write. */
+interface RedisStoreClientSideCache {
+  invalidate(key: RedisArgument | null): void;
 }
 
 /**
  * The part of a node-redis (`redis` v5+) client the store uses. `createClient()`,
  * `createCluster()`, `createClientPool()` and `createSentinel()` all return objects that fit, with
- * any modules, scripts, RESP version or type mapping: the store asks for the default mapping on
- * each call, so it always reads strings and numbers.
+ * any modules, scripts, RESP version or type mapping (the store reads Buffers, Maps and arrays as
+ * well as the default strings and objects).
  */
 export interface RedisStoreClient {
   hGetAll(key: RedisArgument): Promise<unknown>;
@@ -28,6 +33,8 @@ export interface RedisStoreClient {
   evalSha(sha1: RedisArgument, options: ScriptArguments): Promise<unknown>;
   eval(script: RedisArgument, options: ScriptArguments): Promise<unknown>;
   withCommandOptions(options: RedisStoreCommandOptions): RedisStoreClient;
+  /** Present when the client was created with `clientSideCache` (RESP3). */
+  readonly clientSideCache?: RedisStoreClientSideCache;
 }
 
 /** Options of {@link RedisStore}. */
@@ -36,6 +43,11 @@ export interface RedisStoreOptions {
    * A node-redis client the application created (`createClient()` from `redis`, or
    * `createCluster()`), connected or connecting. It stays the application's: the store never
    * connects, quits or closes it.
+   *
+   * Create it with `RESP: 3` and `clientSideCache` to serve reads of unchanged sessions from the
+   * instance's memory: Redis then tells the client (CLIENT TRACKING) the moment any instance
+   * changes, destroys or expires a session it holds, and node-redis drops its copy, as it does
+   * with the whole cache when the connection drops. Each session read is otherwise one round trip.
    */
   client: RedisStoreClient;
   /**
@@ -125,10 +137,6 @@ function luaScript(source: string): LuaScript {
 
 const SCRIPTS = { set: luaScript(SET_SCRIPT), update: luaScript(UPDATE_SCRIPT), touch: luaScript(TOUCH_SCRIPT) };
 
-// Asking for the default type mapping makes replies plain strings, numbers and objects, whatever
-// mapping (Buffers, Maps) the application configured on its client.
-const DEFAULT_TYPE_MAPPING: TypeMapping = {};
-
 const REQUIRED_CLIENT_METHODS = ['hGetAll', 'del', 'evalSha', 'eval', 'withCommandOptions'] as const;
 
 /**
@@ -149,6 +157,8 @@ export class RedisStore implements SessionStore {
   readonly #client: RedisStoreClient;
   readonly #prefix: string;
   readonly #operationTimeout: number;
+  /** The client with the current abort signal (see {@link #run}); replaced after each abort. */
+  #abortable: { readonly controller: AbortController; readonly client: RedisStoreClient } | undefined;
 
   constructor(options: RedisStoreOptions) {
     const problems: string[] = [];
@@ -219,7 +229,7 @@ export class RedisStore implements SessionStore {
         if (json !== undefined) fields.push(DATA_FIELD + name, json);
       }
       await this.#eval(client, SCRIPTS.set, redisKey, [expiryArgument(expiresAt), ...fields]);
-    });
+    }, key);
   }
 
   update(key: string, patch: SessionPatch): Promise<boolean> {
@@ -244,14 +254,14 @@ export class RedisStore implements SessionStore {
         ...unset,
         ...pairs,
       ]);
-      return Number(reply) === 1;
-    });
+      return Number(String(reply)) === 1;
+    }, key);
   }
 
   destroy(key: string): Promise<void> {
     return this.#run('destroy', async (client) => {
       await client.del(this.#redisKey(key));
-    });
+    }, key);
   }
 
   touch(key: string, record: SessionRecord): Promise<void> {
@@ -264,7 +274,7 @@ export class RedisStore implements SessionStore {
         String(touchedAt),
         String(expiresAt),
       ]);
-    });
+    }, key);
   }
 
   /** Resolves without closing the client: it belongs to the application, which closes it. */
@@ -277,17 +287,38 @@ export class RedisStore implements SessionStore {
    * SessionStoreError. When the time is up, the abort signal withdraws a command node-redis still
    * holds in its offline queue: otherwise a write the client was told had failed (503) would be
    * applied when Redis comes back, possibly over a newer one.
+   *
+   * After a write (`writtenKey`), this instance's client-side cache drops the key itself, whether
+   * the write succeeded or not: Redis's invalidation message for the writer's own connection may
+   * arrive after the reply, and the next request must not read the old copy meanwhile.
    */
-  async #run<T>(operation: string, body: (client: RedisStoreClient) => Promise<T>): Promise<T> {
-    const controller = new AbortController();
+  async #run<T>(operation: string, body: (client: RedisStoreClient) => Promise<T>, writtenKey?: string): Promise<T> {
+    // One signal shared by the operations in flight, not one per operation: node-redis makes a
+    // new client object per `withCommandOptions()`, which costs more than the Redis read it wraps
+    // when the read is answered from the client-side cache. A timeout withdraws every command
+    // still queued under that signal: they all wait on the same unreachable connection.
+    const abortable = (this.#abortable ??= this.#newAbortable());
     try {
-      return await withOperationTimeout(operation, this.#operationTimeout, () =>
-        body(this.#client.withCommandOptions({ abortSignal: controller.signal, typeMapping: DEFAULT_TYPE_MAPPING })),
-      );
+      return await withOperationTimeout(operation, this.#operationTimeout, () => body(abortable.client));
     } catch (error) {
-      controller.abort();
+      // Only a timeout aborts: a command that failed on its own (a script error, say) must not
+      // withdraw the healthy commands of other requests queued beside it.
+      if (error instanceof OperationTimeoutError) {
+        if (this.#abortable === abortable) this.#abortable = undefined;
+        abortable.controller.abort();
+      }
       throw toSessionStoreError(operation, error);
+    } finally {
+      if (writtenKey !== undefined) this.#client.clientSideCache?.invalidate(this.#redisKey(writtenKey));
     }
+  }
+
+  #newAbortable(): { readonly controller: AbortController; readonly client: RedisStoreClient } {
+    const controller = new AbortController();
+    // node-redis adds one listener per command waiting to be written; many requests share this
+    // signal, and each listener goes once its command is written, so no count is a leak.
+    setMaxListeners(0, controller.signal);
+    return { controller, client: this.#client.withCommandOptions({ abortSignal: controller.signal }) };
   }
 
   /** EVALSHA, falling back to EVAL once when the server does not know the script yet (NOSCRIPT). */
@@ -314,13 +345,32 @@ function checkTimestamp(name: string, value: number): number {
   return value;
 }
 
+/**
+ * The fields of an HGETALL reply as strings, whatever type mapping the application gave its
+ * client: an object (the default), a Map, or a flat [field, value, ...] array, with strings or
+ * Buffers. A null-prototype object, so a field named "__proto__" stays a plain field.
+ */
+function hashFields(reply: unknown): Record<string, unknown> {
+  let entries: Iterable<readonly [unknown, unknown]>;
+  if (reply instanceof Map) entries = reply as Map<unknown, unknown>;
+  else if (Array.isArray(reply)) {
+    const pairs: Array<readonly [unknown, unknown]> = [];
+    for (let index = 0; index + 1 < reply.length; index += 2) pairs.push([reply[index], reply[index + 1]]);
+    entries = pairs;
+  } else if (reply !== null && typeof reply === 'object') entries = Object.entries(reply);
+  else throw new SessionStoreError(`RedisStore: unexpected HGETALL reply (${typeof reply})`);
+  const fields = Object.create(null) as Record<string, unknown>;
+  for (const [name, value] of entries) fields[asText(name)] = Buffer.isBuffer(value) ? value.toString('utf8') : value;
+  return fields;
+}
+
+function asText(value: unknown): string {
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+}
+
 /** Turns the fields of a session hash into a record; undefined when absent or expired. */
 function toRecord(reply: unknown, now: number): SessionRecord | undefined {
-  const hash = reply instanceof Map ? Object.fromEntries(reply as Map<string, unknown>) : reply;
-  if (hash === null || typeof hash !== 'object') {
-    throw new SessionStoreError(`RedisStore: unexpected HGETALL reply (${typeof hash})`);
-  }
-  const fields = hash as Record<string, unknown>;
+  const fields = hashFields(reply);
   const names = Object.keys(fields);
   if (names.length === 0) return undefined;
   const expiresAt = numberField(fields, EXPIRES_AT);

@@ -1,0 +1,163 @@
+import { createClient } from 'redis';
+import { RedisStore, type SessionRecord } from '@app/session';
+import { describeWithService, uniqueName } from '../support/services';
+import { sleep } from '../support/test-stores';
+
+/**
+ * RedisStore on clients with Redis client-side caching (RESP3, CLIENT TRACKING): two instances,
+ * each with its own client and cache, share one Redis. A read of an unchanged session is served
+ * from memory, and no instance ever serves a copy another instance has changed, destroyed or let
+ * expire.
+ *
+ * "After a write" below means after the writer's reply and one more round trip on the reader's
+ * connection (a PING): Redis queues the invalidation for the reader's connection when the write
+ * runs, so it is on that connection before anything the reader sends later is answered. Between
+ * app instances, the HTTP request that follows a write plays the PING's part.
+ */
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+async function cachingClient() {
+  const client = createClient({ url: REDIS_URL, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 1_000 } });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+type CachingClient = Awaited<ReturnType<typeof cachingClient>>;
+
+function record(data: Record<string, unknown>, lifetime = 60_000): SessionRecord {
+  const now = Date.now();
+  return { data, createdAt: now, touchedAt: now, expiresAt: now + lifetime };
+}
+
+function patchOf(set: Record<string, unknown>, unset: string[] = []) {
+  const now = Date.now();
+  return { set, unset, touchedAt: now, expiresAt: now + 60_000 };
+}
+
+function hits(client: CachingClient): number {
+  return client.clientSideCache!.stats().hitCount;
+}
+
+describeWithService('redis')('RedisStore with Redis client-side caching (two instances)', () => {
+  let clientA: CachingClient;
+  let clientB: CachingClient;
+  let admin: Awaited<ReturnType<typeof createClient>>;
+  let storeA: RedisStore;
+  let storeB: RedisStore;
+  let prefix: string;
+  let counter = 0;
+  const newKey = (): string => `key-${++counter}`;
+
+  beforeAll(async () => {
+    prefix = `${uniqueName('csc')}:`;
+    clientA = await cachingClient();
+    clientB = await cachingClient();
+    admin = createClient({ url: REDIS_URL });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    storeA = new RedisStore({ client: clientA, prefix });
+    storeB = new RedisStore({ client: clientB, prefix });
+  });
+
+  afterAll(async () => {
+    for await (const keys of admin.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) await admin.del(keys);
+    }
+    await Promise.all([clientA.close(), clientB.close(), admin.close()]);
+  });
+
+  it('serves a second read of an unchanged session from memory, without asking Redis', async () => {
+    const key = newKey();
+    await storeA.set(key, record({ user: { id: 'alice' } }));
+    await expect(storeB.get(key)).resolves.toMatchObject({ data: { user: { id: 'alice' } } });
+    const before = hits(clientB);
+    for (let index = 0; index < 5; index++) {
+      await expect(storeB.get(key)).resolves.toMatchObject({ data: { user: { id: 'alice' } } });
+    }
+    expect(hits(clientB) - before).toBe(5);
+  });
+
+  it("sees another instance's change, removal of a key and destroy on its next read", async () => {
+    const key = newKey();
+    await storeA.set(key, record({ user: { id: 'alice' }, cart: ['book'] }));
+    await storeB.get(key);
+    await storeB.get(key); // cached now
+
+    await expect(storeA.update(key, patchOf({ cart: ['book', 'pen'] }))).resolves.toBe(true);
+    await clientB.ping();
+    await expect(storeB.get(key)).resolves.toMatchObject({ data: { user: { id: 'alice' }, cart: ['book', 'pen'] } });
+
+    await storeB.get(key);
+    await expect(storeA.update(key, patchOf({}, ['cart']))).resolves.toBe(true);
+    await clientB.ping();
+    const afterUnset = await storeB.get(key);
+    expect(afterUnset?.data).toEqual({ user: { id: 'alice' } });
+
+    await storeB.get(key);
+    await storeA.destroy(key);
+    await clientB.ping();
+    await expect(storeB.get(key)).resolves.toBeUndefined();
+  });
+
+  it('sees its own writes at once, without waiting for Redis to invalidate', async () => {
+    const key = newKey();
+    await storeB.set(key, record({ visits: 1 }));
+    for (let visits = 1; visits <= 20; visits++) {
+      const current = await storeB.get(key);
+      expect(current?.data.visits).toBe(visits);
+      await expect(storeB.update(key, patchOf({ visits: visits + 1 }))).resolves.toBe(true);
+    }
+    await storeB.destroy(key);
+    await expect(storeB.get(key)).resolves.toBeUndefined();
+  });
+
+  it('loses no update when two instances take turns incrementing through their caches', async () => {
+    const key = newKey();
+    await storeA.set(key, record({ visits: 0 }));
+    const stores: Array<[RedisStore, CachingClient]> = [
+      [storeA, clientA],
+      [storeB, clientB],
+    ];
+    for (let turn = 0; turn < 40; turn++) {
+      const [store, client] = stores[turn % 2];
+      await client.ping(); // the HTTP request that would bring this turn to this instance
+      const current = await store.get(key);
+      expect(current?.data.visits).toBe(turn);
+      await store.update(key, patchOf({ visits: turn + 1 }));
+    }
+  });
+
+  it('does not serve a cached session once it has expired by the application clock', async () => {
+    const key = newKey();
+    await storeA.set(key, record({ user: { id: 'alice' } }, 1_000));
+    await expect(storeB.get(key)).resolves.toBeDefined();
+    await expect(storeB.get(key)).resolves.toBeDefined(); // from the cache
+    await sleep(1_100);
+    await expect(storeB.get(key)).resolves.toBeUndefined();
+  });
+
+  it('drops its cache when its connection drops: a session destroyed meanwhile is not served', async () => {
+    const key = newKey();
+    await storeA.set(key, record({ user: { id: 'alice' } }));
+    await storeB.get(key);
+    await storeB.get(key); // cached now
+    const idB = await clientB.clientId();
+    // Destroyed while B is cut off: the invalidation message cannot reach B.
+    await admin.sendCommand(['CLIENT', 'KILL', 'ID', String(idB)]);
+    await admin.del(`${prefix}${key}`);
+
+    const deadline = Date.now() + 5_000;
+    let seen: SessionRecord | undefined | 'error' = 'error';
+    while (Date.now() < deadline) {
+      try {
+        seen = await storeB.get(key);
+        break;
+      } catch {
+        await sleep(50); // reconnecting: a 503 for this request, never the stale copy
+      }
+    }
+    expect(seen).toBeUndefined();
+  });
+});
