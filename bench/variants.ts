@@ -1,0 +1,35 @@
+/** A service a variant needs running; its cells are skipped (and said so) when it is down. */
+export type BenchService = 'redis' | 'postgres';
+
+export interface Variant {
+  /** Stable id used on the command line and in results.json. */
+  readonly id: string;
+  readonly label: string;
+  /** The variant this one is compared with ("the matching peer"); none for the peers themselves. */
+  readonly peer?: string;
+  readonly service?: BenchService;
+}
+
+/** Every app the HTTP benchmark runs, in the order it runs them. */
+export const VARIANTS: readonly Variant[] = [
+  { id: 'none', label: 'no session (ceiling)' },
+  { id: 'ours-memory', label: 'ours, memory store', peer: 'express-session-memory' },
+  { id: 'express-session-memory', label: 'express-session, MemoryStore' },
+  { id: 'ours-redis', label: 'ours, Redis (client-side cache)', peer: 'express-session-redis', service: 'redis' },
+  { id: 'ours-redis-nocache', label: 'ours, Redis (no client cache)', peer: 'express-session-redis', service: 'redis' },
+  { id: 'express-session-redis', label: 'express-session + connect-redis', service: 'redis' },
+  { id: 'ours-postgres', label: 'ours, PostgreSQL', peer: 'express-session-postgres', service: 'postgres' },
+  { id: 'express-session-postgres', label: 'express-session + connect-pg-simple', service: 'postgres' },
+  { id: 'ours-cookie', label: 'ours, cookie mode (AES-256-GCM)', peer: 'iron-session' },
+  { id: 'iron-session', label: 'iron-session' },
+  { id: 'cookie-session', label: 'cookie-session (signed only)' },
+];
+
+/** Cookie mode is also compared with cookie-session, which signs without encrypting. */
+export const EXTRA_COMPARISONS: ReadonlyArray<readonly [variant: string, peer: string]> = [['ours-cookie', 'cookie-session']];
+
+export function findVariant(id: string): Variant {
+  const variant = VARIANTS.find((candidate) => candidate.id === id);
+  if (!variant) throw new Error(`Unknown bench variant "${id}" (known: ${VARIANTS.map((v) => v.id).join(', ')})`);
+  return variant;
+}
