@@ -1,13 +1,14 @@
 import { createClient } from 'redis';
-import { RedisStore, type SessionRecord } from '@app/session';
+import { RedisStore, type RedisStoreClient, type SessionRecord } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
 import { sleep } from '../support/test-stores';
 
 /**
- * RedisStore on clients with Redis client-side caching (RESP3, CLIENT TRACKING): two instances,
- * each with its own client and cache, share one Redis. A read of an unchanged session is served
- * from memory, and no instance ever serves a copy another instance has changed, destroyed or let
- * expire.
+ * RedisStore with Redis client-side caching (RESP3, CLIENT TRACKING), both ways it supports: the
+ * store's own `localCache` on a client made with `emitInvalidate`, and node-redis's
+ * `clientSideCache`. Two instances, each with its own client and cache, share one Redis. A read
+ * of an unchanged session is served from memory, and no instance ever serves a copy another
+ * instance has changed, destroyed or let expire.
  *
  * "After a write" below means after the writer's reply and one more round trip on the reader's
  * connection (a PING): Redis queues the invalidation for the reader's connection when the write
@@ -17,14 +18,41 @@ import { sleep } from '../support/test-stores';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
-async function cachingClient() {
-  const client = createClient({ url: REDIS_URL, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 1_000 } });
+type Flavour = 'localCache' | 'clientSideCache';
+
+async function cachingClient(flavour: Flavour) {
+  const client =
+    flavour === 'localCache'
+      ? createClient({ url: REDIS_URL, RESP: 3, emitInvalidate: true })
+      : createClient({ url: REDIS_URL, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 1_000 } });
   client.on('error', () => undefined);
   await client.connect();
   return client;
 }
 
 type CachingClient = Awaited<ReturnType<typeof cachingClient>>;
+
+/** The client as the store sees it, counting the HGETALLs that reach Redis (or node-redis's cache). */
+function countingReads(client: CachingClient): { client: RedisStoreClient; reads: () => number } {
+  let reads = 0;
+  const wrap = (target: RedisStoreClient): RedisStoreClient =>
+    new Proxy(target, {
+      get(object, property) {
+        if (property === 'hGetAll') {
+          return (key: string) => {
+            reads++;
+            return object.hGetAll(key);
+          };
+        }
+        if (property === 'withCommandOptions') {
+          return (options: Parameters<RedisStoreClient['withCommandOptions']>[0]) => wrap(object.withCommandOptions(options));
+        }
+        const value: unknown = Reflect.get(object, property, object);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value;
+      },
+    });
+  return { client: wrap(client), reads: () => reads };
+}
 
 function record(data: Record<string, unknown>, lifetime = 60_000): SessionRecord {
   const now = Date.now();
@@ -36,35 +64,36 @@ function patchOf(set: Record<string, unknown>, unset: string[] = []) {
   return { set, unset, touchedAt: now, expiresAt: now + 60_000 };
 }
 
-function hits(client: CachingClient): number {
-  return client.clientSideCache!.stats().hitCount;
-}
-
-describeWithService('redis')('RedisStore with Redis client-side caching (two instances)', () => {
+describeWithService('redis').each(['localCache', 'clientSideCache'] as const)('RedisStore with Redis client-side caching (%s, two instances)', (flavour) => {
   let clientA: CachingClient;
   let clientB: CachingClient;
   let admin: Awaited<ReturnType<typeof createClient>>;
   let storeA: RedisStore;
   let storeB: RedisStore;
+  let readsB: () => number;
   let prefix: string;
   let counter = 0;
   const newKey = (): string => `key-${++counter}`;
 
   beforeAll(async () => {
     prefix = `${uniqueName('csc')}:`;
-    clientA = await cachingClient();
-    clientB = await cachingClient();
+    clientA = await cachingClient(flavour);
+    clientB = await cachingClient(flavour);
     admin = createClient({ url: REDIS_URL });
     admin.on('error', () => undefined);
     await admin.connect();
-    storeA = new RedisStore({ client: clientA, prefix });
-    storeB = new RedisStore({ client: clientB, prefix });
+    const localCache = flavour === 'localCache';
+    storeA = new RedisStore({ client: clientA, prefix, localCache });
+    const countedB = countingReads(clientB);
+    readsB = countedB.reads;
+    storeB = new RedisStore({ client: countedB.client, prefix, localCache });
   });
 
   afterAll(async () => {
     for await (const keys of admin.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
       if (keys.length > 0) await admin.del(keys);
     }
+    await Promise.all([storeA.close(), storeB.close()]);
     await Promise.all([clientA.close(), clientB.close(), admin.close()]);
   });
 
@@ -72,11 +101,13 @@ describeWithService('redis')('RedisStore with Redis client-side caching (two ins
     const key = newKey();
     await storeA.set(key, record({ user: { id: 'alice' } }));
     await expect(storeB.get(key)).resolves.toMatchObject({ data: { user: { id: 'alice' } } });
-    const before = hits(clientB);
+    const readsBefore = readsB();
+    const hitsBefore = flavour === 'clientSideCache' ? clientB.clientSideCache!.stats().hitCount : 0;
     for (let index = 0; index < 5; index++) {
       await expect(storeB.get(key)).resolves.toMatchObject({ data: { user: { id: 'alice' } } });
     }
-    expect(hits(clientB) - before).toBe(5);
+    if (flavour === 'localCache') expect(readsB() - readsBefore).toBe(0);
+    else expect(clientB.clientSideCache!.stats().hitCount - hitsBefore).toBe(5);
   });
 
   it("sees another instance's change, removal of a key and destroy on its next read", async () => {

@@ -23,20 +23,17 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
       return { store: new MemoryStore(), close: () => Promise.resolve() };
 
     case 'redis': {
-      // RESP3 client-side caching: reads of unchanged sessions are answered from this instance's
-      // memory; Redis tells the client when any instance changes or deletes one (CLIENT TRACKING).
-      const client = createClient({
-        url: config.redisUrl,
-        RESP: 3,
-        clientSideCache: { ttl: 0, maxEntries: 10_000, evictPolicy: 'LRU' },
-      });
+      // RESP3 with invalidation messages, for the store's localCache: reads of unchanged sessions
+      // are answered from this instance's memory, and Redis tells the client when any instance
+      // changes or deletes one (CLIENT TRACKING).
+      const client = createClient({ url: config.redisUrl, RESP: 3, emitInvalidate: true });
       // node-redis reconnects by itself; without a listener an 'error' event would end the process.
       client.on('error', (error: Error) => {
         logger.warn(`Redis: ${error.message}`, 'SessionStore');
       });
       await client.connect();
       return {
-        store: new RedisStore({ client, prefix: config.keyPrefix }),
+        store: new RedisStore({ client, prefix: config.keyPrefix, localCache: true }),
         close: async () => {
           await client.close();
         },

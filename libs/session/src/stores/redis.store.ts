@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import type { RedisArgument } from 'redis';
 import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
 import type { SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
+import { InvalidatedCache } from './invalidated-cache';
 import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Arguments of node-redis's `eval` / `evalSha`. */
@@ -35,6 +36,11 @@ export interface RedisStoreClient {
   withCommandOptions(options: RedisStoreCommandOptions): RedisStoreClient;
   /** Present when the client was created with `clientSideCache` (RESP3). */
   readonly clientSideCache?: RedisStoreClientSideCache;
+  /** The options the client was created with (read for `localCache`). */
+  readonly options?: { readonly RESP?: number; readonly emitInvalidate?: boolean } | undefined;
+  /** Client events (read for `localCache`: `invalidate`, and the connection's ups and downs). */
+  on?(event: string, listener: (...args: unknown[]) => void): unknown;
+  off?(event: string, listener: (...args: unknown[]) => void): unknown;
 }
 
 /** Options of {@link RedisStore}. */
@@ -65,7 +71,21 @@ export interface RedisStoreOptions {
    * @default 2000
    */
   operationTimeout?: number;
+  /**
+   * Answers reads of sessions that have not changed from this instance's memory, without a round
+   * trip. Needs a client made with `createClient({ RESP: 3, emitInvalidate: true })`: Redis then
+   * tracks the keys this connection read (`CLIENT TRACKING`) and tells it the moment any
+   * instance changes, destroys or expires one, and the store drops its copy; it drops all of them
+   * when the connection drops. Lighter than node-redis's own `clientSideCache` (which clones
+   * every answer), and on a single client only (not a cluster). `true` keeps up to 10,000
+   * sessions; `{ maxEntries }` sets the bound.
+   * @default false
+   */
+  localCache?: boolean | { readonly maxEntries?: number };
 }
+
+/** Sessions a `localCache: true` keeps at most. */
+export const DEFAULT_LOCAL_CACHE_ENTRIES = 10_000;
 
 // Layout: one hash per session. Data keys live in fields named `d:<key>` (JSON values), apart
 // from the metadata fields, so no data key can collide with them.
@@ -157,6 +177,9 @@ export class RedisStore implements SessionStore {
   readonly #client: RedisStoreClient;
   readonly #prefix: string;
   readonly #operationTimeout: number;
+  /** Fields of session hashes read through a tracking connection (`localCache`). */
+  readonly #cache: InvalidatedCache<Readonly<Record<string, unknown>>> | undefined;
+  readonly #detachCache: () => void = () => undefined;
   /** The client with the current abort signal (see {@link #run}); replaced after each abort. */
   #abortable: { readonly controller: AbortController; readonly client: RedisStoreClient } | undefined;
 
@@ -187,10 +210,26 @@ export class RedisStore implements SessionStore {
     } catch (error) {
       problems.push(error instanceof Error ? error.message : String(error));
     }
+    const cacheSize = localCacheSize(options.localCache, options.client, problems);
     if (problems.length > 0) throw new SessionConfigError(problems);
     this.#client = options.client;
     this.#prefix = prefix;
     this.#operationTimeout = operationTimeout;
+    if (cacheSize !== undefined) {
+      const cache = new InvalidatedCache<Readonly<Record<string, unknown>>>(cacheSize);
+      const client = options.client;
+      const onInvalidate = (key: unknown): void => cache.invalidate(key === null || key === undefined ? null : asText(key));
+      // Invalidations cannot arrive while the connection is down: forget everything at once.
+      const onConnectionChange = (): void => cache.invalidate(null);
+      client.on!('invalidate', onInvalidate);
+      for (const event of CONNECTION_EVENTS) client.on!(event, onConnectionChange);
+      this.#cache = cache;
+      this.#detachCache = () => {
+        client.off?.('invalidate', onInvalidate);
+        for (const event of CONNECTION_EVENTS) client.off?.(event, onConnectionChange);
+        cache.invalidate(null);
+      };
+    }
   }
 
   /** The Redis key a session key is kept under: the prefix, then the key as given. */
@@ -199,9 +238,29 @@ export class RedisStore implements SessionStore {
   }
 
   get(key: string): Promise<SessionRecord | undefined> {
+    const redisKey = this.#redisKey(key);
+    const cache = this.#cache;
+    const cached = cache?.get(redisKey);
+    if (cached) {
+      try {
+        // Parsed anew on every read: the handler gets objects of its own to change.
+        return Promise.resolve(toRecord(cached, Date.now()));
+      } catch (error) {
+        return Promise.reject(toSessionStoreError('get', error));
+      }
+    }
     return this.#run('get', async (client) => {
-      const hash = await client.hGetAll(this.#redisKey(key));
-      return toRecord(hash, Date.now());
+      const token = cache?.beginFill(redisKey);
+      let fields: Record<string, unknown>;
+      try {
+        fields = hashFields(await client.hGetAll(redisKey));
+      } catch (error) {
+        if (token) cache!.abandonFill(redisKey, token);
+        throw error;
+      }
+      const record = toRecord(fields, Date.now());
+      if (token) cache!.completeFill(redisKey, token, fields);
+      return record;
     });
   }
 
@@ -277,8 +336,12 @@ export class RedisStore implements SessionStore {
     }, key);
   }
 
-  /** Resolves without closing the client: it belongs to the application, which closes it. */
+  /**
+   * Resolves without closing the client: it belongs to the application, which closes it. Stops
+   * listening to it (`localCache`).
+   */
   close(): Promise<void> {
+    this.#detachCache();
     return Promise.resolve();
   }
 
@@ -309,7 +372,11 @@ export class RedisStore implements SessionStore {
       }
       throw toSessionStoreError(operation, error);
     } finally {
-      if (writtenKey !== undefined) this.#client.clientSideCache?.invalidate(this.#redisKey(writtenKey));
+      if (writtenKey !== undefined) {
+        const redisKey = this.#redisKey(writtenKey);
+        this.#cache?.invalidate(redisKey);
+        this.#client.clientSideCache?.invalidate(redisKey);
+      }
     }
   }
 
@@ -368,9 +435,33 @@ function asText(value: unknown): string {
   return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }
 
+/** Events after which a tracking connection may have missed invalidations. */
+const CONNECTION_EVENTS = ['end', 'reconnecting', 'connect'] as const;
+
+/** Validates `localCache`; the bound on entries, or undefined when off. */
+function localCacheSize(option: RedisStoreOptions['localCache'], client: RedisStoreClient, problems: string[]): number | undefined {
+  if (option === undefined || option === false) return undefined;
+  let size = DEFAULT_LOCAL_CACHE_ENTRIES;
+  if (typeof option === 'object' && option !== null) {
+    size = option.maxEntries ?? DEFAULT_LOCAL_CACHE_ENTRIES;
+    if (!Number.isInteger(size) || size < 1) {
+      problems.push(`RedisStore localCache.maxEntries: must be a positive integer (got ${String(option.maxEntries)})`);
+    }
+  } else if (option !== true) {
+    problems.push(`RedisStore localCache: must be true, false or { maxEntries } (got ${typeof option})`);
+    return undefined;
+  }
+  if (client && (client.options?.RESP !== 3 || client.options.emitInvalidate !== true || typeof client.on !== 'function')) {
+    problems.push(
+      'RedisStore localCache: needs a client created with createClient({ RESP: 3, emitInvalidate: true }) ' +
+        '(Redis then reports changes to the sessions this instance holds); a cluster client is not supported',
+    );
+  }
+  return size;
+}
+
 /** Turns the fields of a session hash into a record; undefined when absent or expired. */
-function toRecord(reply: unknown, now: number): SessionRecord | undefined {
-  const fields = hashFields(reply);
+function toRecord(fields: Readonly<Record<string, unknown>>, now: number): SessionRecord | undefined {
   const names = Object.keys(fields);
   if (names.length === 0) return undefined;
   const expiresAt = numberField(fields, EXPIRES_AT);
