@@ -33,8 +33,8 @@ export function renderMarkdown(results: BenchResults): string {
       `Load: autocannon, ${settings.connections} connections, ${settings.warmupSeconds} s warm-up then the median of ${settings.runs} runs of ${settings.runSeconds} s per cell; ` +
         'the app and autocannon each on one core.',
       '',
-      `| Variant | ${ROUTES.map((route) => `${route} req/s (p99)`).join(' | ')} | GET /me × ceiling | GET /me × peer | POST /visits × peer |`,
-      `|---|${ROUTES.map(() => '--:').join('|')}|--:|--:|--:|`,
+      `| Variant | ${ROUTES.map((route) => `${route} req/s (p99)`).join(' | ')} | GET /me server CPU per request | GET /me × ceiling | GET /me × peer | POST /visits × peer |`,
+      `|---|${ROUTES.map(() => '--:').join('|')}|--:|--:|--:|--:|`,
     );
     for (const variant of VARIANTS) {
       const cells = results.http.cells.filter((cell) => cell.variant === variant.id);
@@ -47,7 +47,7 @@ export function renderMarkdown(results: BenchResults): string {
         `| ${variant.label}${peerLabel} | ${ROUTES.map((route) => {
           const cell = byRoute(route);
           return cell ? `${integer(cell.requestsPerSecond)} (${cell.p99Ms} ms)` : '';
-        }).join(' | ')} | ${times(me?.vsCeiling)} | ${times(me?.vsPeer)} | ${times(visits?.vsPeer)} |`,
+        }).join(' | ')} | ${me?.cpuMicrosPerRequest === undefined ? '' : `${integer(me.cpuMicrosPerRequest)} µs`} | ${times(me?.vsCeiling)} | ${times(me?.vsPeer)} | ${times(visits?.vsPeer)} |`,
       );
     }
     for (const skipped of results.http.skipped) lines.push(``, `Skipped ${skipped.variant}: ${skipped.reason}.`);

@@ -15,6 +15,8 @@ export const TARGETS: readonly Target[] = [
   { variant: 'ours-memory', other: 'express-session-memory', route: 'GET /me', atLeast: 1.15, description: 'memory store vs express-session MemoryStore' },
   { variant: 'ours-redis', other: 'express-session-redis', route: 'GET /me', atLeast: 1.3, description: 'Redis vs express-session + connect-redis (read)' },
   { variant: 'ours-redis', other: 'express-session-redis', route: 'POST /visits', atLeast: 1.0, description: 'Redis vs express-session + connect-redis (write)' },
+  { variant: 'ours-redis-nocache', other: 'express-session-redis', route: 'GET /me', atLeast: 1.3, description: 'Redis without localCache vs express-session + connect-redis (read)' },
+  { variant: 'ours-redis-nocache', other: 'express-session-redis', route: 'POST /visits', atLeast: 1.0, description: 'Redis without localCache vs express-session + connect-redis (write)' },
   { variant: 'ours-cookie', other: 'iron-session', route: 'GET /me', atLeast: 2.0, description: 'cookie mode vs iron-session' },
   { variant: 'ours-cookie', other: 'cookie-session', route: 'GET /me', atLeast: 1.05, description: 'cookie mode (encrypting) vs cookie-session (signing)' },
 ];

@@ -74,8 +74,9 @@ export async function createOursApp(
       break;
     case 'redis':
     case 'redis-nocache': {
-      const redis = await openRedis({ clientSideCache: kind === 'redis' });
-      sessionOptions = { ...base, store: new RedisStore({ client: redis.client, prefix: redis.prefix }) };
+      const localCache = kind === 'redis';
+      const redis = await openRedis({ tracking: localCache });
+      sessionOptions = { ...base, store: new RedisStore({ client: redis.client, prefix: redis.prefix, localCache }) };
       cleanup = redis.cleanup;
       break;
     }

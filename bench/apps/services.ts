@@ -11,11 +11,9 @@ export const RUN_ID = process.env.BENCH_RUN_ID ?? `${process.pid}`;
 /** Something the variant opened and must close and clean up when it stops. */
 export type Cleanup = () => Promise<void>;
 
-export async function openRedis(options: { clientSideCache?: boolean } = {}) {
-  const client = createClient({
-    url: REDIS_URL,
-    ...(options.clientSideCache ? { RESP: 3 as const, clientSideCache: { ttl: 0, maxEntries: 0 } } : {}),
-  });
+export async function openRedis(options: { tracking?: boolean } = {}) {
+  // With tracking: RESP3 and invalidation messages, for RedisStore's localCache.
+  const client = createClient({ url: REDIS_URL, ...(options.tracking ? { RESP: 3 as const, emitInvalidate: true } : {}) });
   client.on('error', () => undefined);
   await client.connect();
   const prefix = `bench:${RUN_ID}:`;
