@@ -31,7 +31,7 @@ export function renderMarkdown(results: BenchResults): string {
     const { settings } = results.http;
     lines.push(
       `Load: autocannon, ${settings.connections} connections, ${settings.warmupSeconds} s warm-up then the median of ${settings.runs} runs of ${settings.runSeconds} s per cell; ` +
-        'the app and autocannon each on one core.',
+        'the apps and autocannon run as separate processes on the same cores (no pinning).',
       '',
       `| Variant | ${ROUTES.map((route) => `${route} req/s (p99)`).join(' | ')} | GET /me server CPU per request | GET /me × ceiling | GET /me × peer | POST /visits × peer |`,
       `|---|${ROUTES.map(() => '--:').join('|')}|--:|--:|--:|--:|`,
