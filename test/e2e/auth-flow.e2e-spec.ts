@@ -426,4 +426,27 @@ describe('auth flow', () => {
       expect(other.body).toEqual({ visits: 1 });
     });
   });
+
+  describe('flash message', () => {
+    it('says "Signed in" once, on the page the login form redirects to', async () => {
+      const browser = request.agent(server);
+      const login = await submitLoginForm(browser, ALICE);
+      expect(login.status).toBe(303);
+      const landing = await browser.get(login.headers.location).set('Accept', BROWSER_ACCEPT);
+      expect(landing.status).toBe(200);
+      expect(landing.text).toContain('role="status">Signed in as alice</p>');
+
+      const reload = await browser.get(login.headers.location).set('Accept', BROWSER_ACCEPT);
+      expect(reload.status).toBe(200);
+      expect(reload.text).not.toContain('Signed in as alice</p>');
+    });
+
+    it('adds no flash message to a JSON login', async () => {
+      const browser = request.agent(server);
+      const login = await browser.post('/login').set('Accept', 'application/json').send(ALICE);
+      expect(login.status).toBe(200);
+      const home = await browser.get('/').set('Accept', BROWSER_ACCEPT);
+      expect(home.text).not.toContain('class="flash');
+    });
+  });
 });

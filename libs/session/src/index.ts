@@ -29,6 +29,8 @@ export { safeReturnUrl, MAX_RETURN_URL_LENGTH } from './core/return-url';
 export { isCrossSiteRequest } from './core/cross-site-request';
 export type { RequestOriginInfo } from './core/cross-site-request';
 export { generateSessionId, hashSessionId } from './core/session-id';
+export { FLASH_KEY } from './core/flash';
+export type { FlashMessages } from './core/flash';
 
 // Stores
 export { MemoryStore, MEMORY_STORE_PRODUCTION_WARNING } from './stores/memory.store';

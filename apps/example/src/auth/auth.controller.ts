@@ -50,6 +50,8 @@ export class AuthController {
     // login() rotates the session id: an id planted before login never becomes authenticated.
     await session.login({ id: user.username, username: user.username, roles: user.roles });
     if (isForm) {
+      // Shown once, on the page the redirect leads to.
+      session.flash('info', `Signed in as ${user.username}`);
       response.redirect(303, returnTo);
     } else {
       response.status(200).json({ username: user.username, roles: user.roles });
@@ -91,5 +93,5 @@ function renderLoginPage(session: ExampleSession, error: string | undefined): st
       <button type="submit">Log in</button>
     </form>
     <p class="muted">Demo accounts (demo only): alice / alice-password, admin / admin-password.</p>`;
-  return renderPage('Log in', body, viewer);
+  return renderPage('Log in', body, viewer, session.consumeFlash());
 }

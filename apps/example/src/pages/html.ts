@@ -1,3 +1,4 @@
+import type { FlashMessages } from '@app/session';
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(value: string): string {
   return value
@@ -29,10 +30,17 @@ const STYLES = `
   header button { margin: 0; }
   .error { padding: .75rem; border-radius: .375rem; background: #e0313122; color: #c92a2a; }
   .muted { color: var(--muted); }
+  .flash { padding: .75rem; border-radius: .375rem; background: #2f9e4422; color: #2b8a3e; }
 `;
 
-/** A complete HTML page with the site navigation. `body` must already be escaped. */
-export function renderPage(title: string, body: string, viewer: Viewer | undefined): string {
+/**
+ * A complete HTML page with the site navigation and the flash messages the session held (read
+ * once, with `session.consumeFlash()`). `body` must already be escaped.
+ */
+export function renderPage(title: string, body: string, viewer: Viewer | undefined, flash: FlashMessages = {}): string {
+  const messages = Object.entries(flash)
+    .flatMap(([type, list]) => list.map((message) => `<p class="flash flash-${escapeHtml(type)}" role="status">${escapeHtml(message)}</p>`))
+    .join('\n    ');
   const account = viewer
     ? `<span>Signed in as <strong>${escapeHtml(viewer.username)}</strong></span>
        <form method="post" action="/logout"><button type="submit">Log out</button></form>`
@@ -51,6 +59,7 @@ export function renderPage(title: string, body: string, viewer: Viewer | undefin
     ${account}
   </header>
   <main>
+    ${messages}
     <h1>${escapeHtml(title)}</h1>
     ${body}
   </main>

@@ -15,7 +15,7 @@ export class PagesController {
          <ul><li><a href="/articles/create">Write an article</a></li><li><a href="/admin">Admin area</a></li><li><a href="/me">/me as JSON</a></li></ul>`
       : `<p>You are not signed in. <a href="/login">Log in</a>, or open
          <a href="/articles/create">a protected page</a> to be sent to the login form and back.</p>`;
-    return renderPage('Home', body, viewer);
+    return renderPage('Home', body, viewer, session.consumeFlash());
   }
 
   @Get('articles/create')
@@ -25,7 +25,7 @@ export class PagesController {
   createArticle(@Session() session: ExampleSession): string {
     const body = `<p>Only signed-in users see this page.</p>
       <form><label for="title">Title</label><input id="title" name="title"></form>`;
-    return renderPage('Write an article', body, viewerOf(session));
+    return renderPage('Write an article', body, viewerOf(session), session.consumeFlash());
   }
 
   @Get('admin')
@@ -34,6 +34,6 @@ export class PagesController {
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-store')
   admin(@Session() session: ExampleSession): string {
-    return renderPage('Admin', '<p>Only users with the <code>admin</code> role see this page.</p>', viewerOf(session));
+    return renderPage('Admin', '<p>Only users with the <code>admin</code> role see this page.</p>', viewerOf(session), session.consumeFlash());
   }
 }

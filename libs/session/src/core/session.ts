@@ -1,4 +1,5 @@
 import { SessionError } from './errors';
+import { addFlash, FLASH_KEY, readFlash, type FlashMessages } from './flash';
 import type { DataSnapshot } from './session-diff';
 import type { SameSite } from './session-options';
 
@@ -247,6 +248,43 @@ export class SessionHandle {
    */
   logout(): Promise<void> {
     return runtime(this).destroy(latestSession(this));
+  }
+
+  /**
+   * Adds a flash message: kept in the session until read with {@link consumeFlash}, so it
+   * survives a redirect (the session is saved before the response leaves). Survives `login()`
+   * only when named in `keep` (`keep: [FLASH_KEY]`); set it after signing in instead.
+   *
+   * @example
+   * session.flash('info', 'Signed in');  // then redirect; the next page shows it once
+   */
+  flash(type: string, message: string): void {
+    if (typeof type !== 'string' || type === '' || typeof message !== 'string') {
+      throw new TypeError('session.flash(type, message) takes a non-empty type and a message, both strings');
+    }
+    const data = latestSession(this) as unknown as Record<string, unknown>;
+    data[FLASH_KEY] = addFlash(readFlash(data[FLASH_KEY]), type, message);
+  }
+
+  /**
+   * Returns the flash messages and removes them from the session (read once): all of them by
+   * type, or those of one type as a list. Empty when there are none.
+   */
+  consumeFlash(): FlashMessages;
+  consumeFlash(type: string): string[];
+  consumeFlash(type?: string): FlashMessages | string[] {
+    const data = latestSession(this) as unknown as Record<string, unknown>;
+    const messages = readFlash(data[FLASH_KEY]);
+    if (type === undefined) {
+      if (Object.hasOwn(data, FLASH_KEY)) delete data[FLASH_KEY];
+      return messages;
+    }
+    const taken = Object.hasOwn(messages, type) ? messages[type] : [];
+    if (taken.length === 0) return [];
+    delete messages[type];
+    if (Object.keys(messages).length === 0) delete data[FLASH_KEY];
+    else data[FLASH_KEY] = messages;
+    return taken;
   }
 }
 
