@@ -1,10 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
 import { SessionModule, type SessionOptions } from '@app/session';
 import { AuthModule } from './auth/auth.module';
 import type { ExampleConfig } from './config/example-config';
 import { EXAMPLE_CONFIG, ExampleConfigModule } from './config/example-config.module';
 import type { ExampleStore } from './store/example-store';
 import { EXAMPLE_STORE, ExampleStoreModule } from './store/example-store.module';
+import { HealthController } from './health/health.controller';
 import { PagesController } from './pages/pages.controller';
 import { VisitsController } from './visits/visits.controller';
 
@@ -38,8 +40,9 @@ export class AppModule {
           useFactory: exampleSessionOptions,
         }),
         AuthModule.register(config.loginThrottle),
+        TerminusModule,
       ],
-      controllers: [PagesController, VisitsController],
+      controllers: [PagesController, VisitsController, HealthController],
     };
   }
 }

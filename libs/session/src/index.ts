@@ -14,6 +14,8 @@ export { SessionStoreErrorFilter } from './nest/session-store-error.filter';
 export { LoginRequiredException, SessionStoreUnavailableException } from './nest/session.exceptions';
 export { SessionMiddleware } from './nest/session.middleware';
 export { SESSION_OPTIONS, SESSION_STORE } from './nest/session.constants';
+export { SessionStoreHealthIndicator } from './nest/session-store.health';
+export type { SessionStoreHealth, SessionStoreHealthOptions } from './nest/session-store.health';
 
 // Core
 export { SessionHandle, SessionCookie } from './core/session';

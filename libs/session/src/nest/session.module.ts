@@ -3,6 +3,7 @@ import { SessionManager } from '../core/session-manager';
 import type { SessionStore } from '../core/session-store';
 import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
 import { SessionMiddleware } from './session.middleware';
+import { SessionStoreHealthIndicator } from './session-store.health';
 import { ConfigurableSessionModule } from './session.module-definition';
 import { sessionProviders } from './session.providers';
 
@@ -17,8 +18,8 @@ import { sessionProviders } from './session.providers';
  * validated at boot; the module mounts its own middleware, so `main.ts` needs nothing.
  */
 @Module({
-  providers: [...sessionProviders, SessionMiddleware],
-  exports: [SESSION_OPTIONS, SESSION_STORE, SessionManager],
+  providers: [...sessionProviders, SessionMiddleware, SessionStoreHealthIndicator],
+  exports: [SESSION_OPTIONS, SESSION_STORE, SessionManager, SessionStoreHealthIndicator],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule, OnModuleDestroy {
   constructor(@Inject(SESSION_STORE) private readonly store: SessionStore) {
