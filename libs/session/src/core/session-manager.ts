@@ -1,3 +1,4 @@
+import { rememberBounded } from './bounded-memo';
 import { maxSealedPlaintextBytes, openCookieValue, sealCookieValue } from './cookie-sealer';
 import { signSessionId, verifySessionCookie, type VerifiedSessionCookie } from './cookie-signer';
 import { readCookieValues } from './cookie-header';
@@ -407,10 +408,7 @@ export class SessionManager implements SessionRuntime {
       firstData: payload.d,
       snapshot: undefined,
     };
-    if (this.#openedCookies.size >= OPENED_COOKIE_CACHE_SIZE) {
-      this.#openedCookies.delete(this.#openedCookies.keys().next().value!);
-    }
-    this.#openedCookies.set(value, entry);
+    rememberBounded(this.#openedCookies, value, entry, OPENED_COOKIE_CACHE_SIZE);
     return entry;
   }
 
@@ -494,10 +492,7 @@ export class SessionManager implements SessionRuntime {
     const verified = verifySessionCookie(value, this.#keyRing);
     if (!verified) return undefined;
     const entry: VerifiedCookieEntry = { ...verified, key: hashSessionId(verified.id) };
-    if (this.#verifiedCookies.size >= VERIFIED_COOKIE_CACHE_SIZE) {
-      this.#verifiedCookies.delete(this.#verifiedCookies.keys().next().value!);
-    }
-    this.#verifiedCookies.set(value, entry);
+    rememberBounded(this.#verifiedCookies, value, entry, VERIFIED_COOKIE_CACHE_SIZE);
     return entry;
   }
 

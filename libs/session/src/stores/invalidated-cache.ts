@@ -1,3 +1,5 @@
+import { rememberBounded } from '../core/bounded-memo';
+
 /**
  * A bounded map of values read from a server that tells the process when they change (Redis
  * `CLIENT TRACKING`): entries live until invalidated, evicted (oldest written first) or cleared.
@@ -38,10 +40,7 @@ export class InvalidatedCache<V> {
   completeFill(key: string, token: symbol, value: V): void {
     if (this.#fills.get(key) !== token) return;
     this.#fills.delete(key);
-    if (!this.#entries.has(key) && this.#entries.size >= this.#maxEntries) {
-      this.#entries.delete(this.#entries.keys().next().value!);
-    }
-    this.#entries.set(key, value);
+    rememberBounded(this.#entries, key, value, this.#maxEntries);
   }
 
   /** A read that failed: nothing to keep. */
