@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hashSessionId, type SessionPatch, type SessionRecord, type SessionStore } from '@app/session';
+import { hashSessionId, type SessionOwner, type SessionPatch, type SessionRecord, type SessionStore } from '@app/session';
 
 /** How to build the store under test, and what its backend can promise. */
 export interface StoreContractSubject {
@@ -9,6 +9,11 @@ export interface StoreContractSubject {
   cleanup?(store: SessionStore): Promise<void>;
   /** Smallest expiry the backend resolves reliably, in ms (memcached: whole seconds). @default 200 */
   expiryResolutionMs?: number;
+  /**
+   * Whether the store lists sessions per user (`listByUser`). A store that cannot (memcached) must
+   * leave the method out rather than answer wrongly. @default true
+   */
+  listsByUser?: boolean;
 }
 
 /** A store key as the library makes them: the SHA-256 of a fresh session id. */
@@ -25,6 +30,15 @@ function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
     expiresAt: now + 60_000,
     ...overrides,
   };
+}
+
+/** A unique user id per call, so runs sharing a backend never see each other's sessions. */
+function newUserId(label = 'user'): string {
+  return `${label}-${randomBytes(6).toString('hex')}`;
+}
+
+function owner(userId: string, overrides: Partial<SessionOwner> = {}): SessionOwner {
+  return { userId, ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Test/1.0', endsBy: Date.now() + 3_600_000, ...overrides };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -237,6 +251,159 @@ export function runStoreContract(subject: StoreContractSubject): void {
       const key = newKey();
       await store.set(key, record({ createdAt: Date.now() - 10_000, touchedAt: Date.now() - 10_000, expiresAt: Date.now() - 1 }));
       await expect(store.get(key)).resolves.toBeUndefined();
+    });
+  });
+
+  describe('owner', () => {
+    it('round-trips the owner through set and get', async () => {
+      const key = newKey();
+      const stored = record({ owner: owner(newUserId()) });
+      await store.set(key, stored);
+      await expect(store.get(key)).resolves.toEqual(stored);
+    });
+
+    it('round-trips an owner with only a user id, and odd characters in every field', async () => {
+      const key = newKey();
+      const stored = record({ owner: { userId: 'ü:{x}* "1"', endsBy: Date.now() + 60_000 } });
+      await store.set(key, stored);
+      await expect(store.get(key)).resolves.toEqual(stored);
+      const other = newKey();
+      const odd = record({ owner: owner('x', { ip: '::1', userAgent: 'ua "quoted" \\ ✓ 日本' }) });
+      await store.set(other, odd);
+      await expect(store.get(other)).resolves.toEqual(odd);
+    });
+
+    it('an update without owner keeps it; with one replaces it; with null removes it', async () => {
+      const key = newKey();
+      const first = owner(newUserId());
+      await store.set(key, record({ owner: first }));
+      const patch = { set: { a: 1 }, unset: [], touchedAt: Date.now(), expiresAt: Date.now() + 60_000 };
+      await store.update(key, patch);
+      expect((await store.get(key))?.owner).toEqual(first);
+      const second = owner(newUserId(), { ip: undefined, userAgent: 'other' });
+      delete (second as { ip?: string }).ip;
+      await store.update(key, { ...patch, owner: second });
+      expect((await store.get(key))?.owner).toEqual(second);
+      await store.update(key, { ...patch, owner: null });
+      expect((await store.get(key))?.owner).toBeUndefined();
+      expect((await store.get(key))?.data).toEqual({ user: { id: 'alice', roles: ['user'] }, visits: 1, a: 1 });
+    });
+
+    it('a touch keeps the owner', async () => {
+      const key = newKey();
+      const stored = record({ owner: owner(newUserId()) });
+      await store.set(key, stored);
+      await store.touch(key, { ...stored, touchedAt: stored.touchedAt + 1_000, expiresAt: stored.expiresAt + 1_000 });
+      expect((await store.get(key))?.owner).toEqual(stored.owner);
+    });
+  });
+
+  if (subject.listsByUser === false) {
+    describe('listByUser', () => {
+      it('is left out: this store cannot list sessions per user', () => {
+        expect(store.listByUser).toBeUndefined();
+      });
+    });
+    return;
+  }
+
+  describe('listByUser', () => {
+    const list = (userId: string) => store.listByUser!(userId);
+    const keysOf = async (userId: string) => (await list(userId)).map((found) => found.key);
+
+    it('is implemented', () => {
+      expect(typeof store.listByUser).toBe('function');
+    });
+
+    it('lists the live sessions of one user with their records, oldest first, and no one else\'s', async () => {
+      const alice = newUserId('alice');
+      const bob = newUserId('bob');
+      const now = Date.now();
+      const [a1, a2, a3, b1] = [newKey(), newKey(), newKey(), newKey()];
+      const a2Record = record({ createdAt: now - 2_000, touchedAt: now - 500, owner: owner(alice, { userAgent: 'phone' }) });
+      await store.set(a2, a2Record);
+      await store.set(a1, record({ createdAt: now - 3_000, owner: owner(alice) }));
+      await store.set(a3, record({ createdAt: now - 1_000, owner: owner(alice) }));
+      await store.set(b1, record({ owner: owner(bob) }));
+      await store.set(newKey(), record()); // anonymous
+      const found = await list(alice);
+      expect(found.map((entry) => entry.key)).toEqual([a1, a2, a3]);
+      expect(found[1].record).toEqual(a2Record);
+      await expect(keysOf(bob)).resolves.toEqual([b1]);
+    });
+
+    it('is empty for a user without sessions', async () => {
+      await expect(list(newUserId('nobody'))).resolves.toEqual([]);
+    });
+
+    it('drops destroyed sessions, and a session replaced by set() under another user or none', async () => {
+      const alice = newUserId('alice');
+      const [kept, destroyed, moved, anonymous] = [newKey(), newKey(), newKey(), newKey()];
+      for (const key of [kept, destroyed, moved, anonymous]) await store.set(key, record({ owner: owner(alice) }));
+      await store.destroy(destroyed);
+      const carol = newUserId('carol');
+      await store.set(moved, record({ owner: owner(carol) }));
+      await store.set(anonymous, record());
+      await expect(keysOf(alice)).resolves.toEqual([kept]);
+      await expect(keysOf(carol)).resolves.toEqual([moved]);
+    });
+
+    it('follows an owner changed or removed by update()', async () => {
+      const alice = newUserId('alice');
+      const dave = newUserId('dave');
+      const [moved, signedOut] = [newKey(), newKey()];
+      await store.set(moved, record({ owner: owner(alice) }));
+      await store.set(signedOut, record({ owner: owner(alice) }));
+      const patch = { set: {}, unset: [], touchedAt: Date.now(), expiresAt: Date.now() + 60_000 };
+      await store.update(moved, { ...patch, owner: owner(dave) });
+      await store.update(signedOut, { ...patch, owner: null });
+      await expect(keysOf(alice)).resolves.toEqual([]);
+      await expect(keysOf(dave)).resolves.toEqual([moved]);
+    });
+
+    it('never lists an expired session', async () => {
+      const alice = newUserId('alice');
+      const [live, expired] = [newKey(), newKey()];
+      await store.set(live, record({ owner: owner(alice) }));
+      await store.set(expired, record({ createdAt: Date.now() - 10_000, touchedAt: Date.now() - 10_000, expiresAt: Date.now() - 1, owner: owner(alice) }));
+      await expect(keysOf(alice)).resolves.toEqual([live]);
+    });
+
+    it('keeps listing a session a touch kept alive past its first expiry', async () => {
+      const alice = newUserId('alice');
+      const key = newKey();
+      const lifetime = Math.max(resolution, 200);
+      const stored = record({ expiresAt: Date.now() + lifetime, owner: owner(alice, { endsBy: Date.now() + 60_000 }) });
+      await store.set(key, stored);
+      await store.touch(key, { ...stored, touchedAt: Date.now(), expiresAt: Date.now() + 60_000 });
+      await sleep(lifetime + resolution + 100);
+      await expect(keysOf(alice)).resolves.toEqual([key]);
+    });
+
+    it('keeps listing a session a data update kept alive past its first expiry', async () => {
+      const alice = newUserId('alice');
+      const key = newKey();
+      const lifetime = Math.max(resolution, 200);
+      await store.set(key, record({ expiresAt: Date.now() + lifetime, owner: owner(alice, { endsBy: Date.now() + 60_000 }) }));
+      await store.update(key, { set: { step: 2 }, unset: [], touchedAt: Date.now(), expiresAt: Date.now() + 60_000 });
+      await sleep(lifetime + resolution + 100);
+      await expect(keysOf(alice)).resolves.toEqual([key]);
+    });
+
+    it('lists every one of many sessions written concurrently', async () => {
+      const alice = newUserId('alice');
+      const keys = Array.from({ length: 30 }, () => newKey());
+      const now = Date.now();
+      await Promise.all(keys.map((key, index) => store.set(key, record({ createdAt: now - 30_000 + index * 100, owner: owner(alice) }))));
+      await expect(keysOf(alice)).resolves.toEqual(keys);
+    });
+
+    it('takes user ids that only differ in case or look like patterns literally', async () => {
+      const base = newUserId('Erin');
+      const ids = [base, base.toLowerCase(), `${base}*`, `${base}%`, `${base}:x`, `${base}{a}`];
+      const keys = ids.map(() => newKey());
+      await Promise.all(ids.map((userId, index) => store.set(keys[index], record({ owner: owner(userId) }))));
+      for (const [index, userId] of ids.entries()) await expect(keysOf(userId)).resolves.toEqual([keys[index]]);
     });
   });
 }

@@ -24,7 +24,7 @@ export { SessionManager } from './core/session-manager';
 export type { DiscardedCookieReason, SessionManagerDependencies, SessionRequest } from './core/session-manager';
 export { resolveSessionOptions, SESSION_DEFAULTS } from './core/session-options';
 export type { ResolvedSessionOptions, SameSite, SessionCookieOptions, SessionOptions } from './core/session-options';
-export type { SessionPatch, SessionRecord, SessionStore } from './core/session-store';
+export type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from './core/session-store';
 export { SessionConfigError, SessionError, SessionStoreError } from './core/errors';
 export type { SessionErrorCode } from './core/errors';
 export { safeReturnUrl, MAX_RETURN_URL_LENGTH } from './core/return-url';

@@ -1,4 +1,23 @@
 /**
+ * Who a signed-in session belongs to and where it was signed in from: what lets a store list a
+ * user's sessions ("your devices") and revoke them all. Recorded when a user signs in.
+ */
+export interface SessionOwner {
+  /** The signed-in user's id, as a string (`String(user.id)`), at most 255 characters. */
+  readonly userId: string;
+  /** The client's address at sign-in, as the application saw it (`req.ip`: mind `trust proxy`). */
+  readonly ip?: string;
+  /** The `User-Agent` header at sign-in, cut to 512 characters. */
+  readonly userAgent?: string;
+  /**
+   * The latest moment the session can live, however active it stays (createdAt + absoluteTimeout),
+   * in ms since the epoch. A per-user index must last at least this long: touches extend a
+   * session's `expiresAt` without telling the index.
+   */
+  readonly endsBy: number;
+}
+
+/**
  * What a store keeps for one session. Plain JSON-serializable data: a store may keep it as a
  * JSON string, a row or a hash, but must give back an equal object.
  */
@@ -17,6 +36,14 @@ export interface SessionRecord {
   readonly expiresAt: number;
   /** A per-session cookie lifetime set through `session.cookie.maxAge`, in ms. */
   readonly cookieMaxAge?: number;
+  /** The signed-in user and device; absent for an anonymous session. */
+  readonly owner?: SessionOwner;
+}
+
+/** A session found by {@link SessionStore.listByUser}: its store key and record. */
+export interface StoredSession {
+  readonly key: string;
+  readonly record: SessionRecord;
 }
 
 /**
@@ -35,6 +62,12 @@ export interface SessionPatch {
   readonly expiresAt: number;
   /** New per-session cookie lifetime (ms); `null` removes it; absent leaves it as it is. */
   readonly cookieMaxAge?: number | null;
+  /**
+   * New owner, when the signed-in user changed without a new session (`session.user` written or
+   * deleted directly); `null` removes the owner (and the session from the user's index); absent
+   * leaves it as it is.
+   */
+  readonly owner?: SessionOwner | null;
 }
 
 /**
@@ -62,6 +95,15 @@ export interface SessionStore {
    * as it is. Touching an absent key must not create it.
    */
   touch(key: string, record: SessionRecord): Promise<void>;
+  /**
+   * The live sessions whose `owner.userId` is `userId`, oldest `createdAt` first; an empty list
+   * for a user without any. Optional: a store that cannot list (memcached) leaves it out, and
+   * then `SessionService.listForUser`, `revokeAllForUser` and `maxSessionsPerUser` are refused
+   * with a clear error. Must list every live session of the user, touched ones included (the
+   * answer is what "sign out everywhere" acts on); an index entry whose session is gone may be
+   * dropped lazily, but is never returned.
+   */
+  listByUser?(userId: string): Promise<StoredSession[]>;
   /** Releases what the store created itself (timers, connections it opened). Optional. */
   close?(): Promise<void>;
 }

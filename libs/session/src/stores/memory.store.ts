@@ -1,4 +1,4 @@
-import type { SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
+import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -21,6 +21,7 @@ interface Entry {
   touchedAt: number;
   expiresAt: number;
   cookieMaxAge: number | undefined;
+  owner: SessionOwner | undefined;
 }
 
 /** The warning printed once per process when a MemoryStore is created with NODE_ENV=production. */
@@ -36,6 +37,8 @@ let warnedInProduction = false;
  */
 export class MemoryStore implements SessionStore {
   readonly #entries = new Map<string, Entry>();
+  /** Store keys of each user's sessions (the entries with an owner). */
+  readonly #byUser = new Map<string, Set<string>>();
   readonly #maxSessions: number;
   readonly #clock: () => number;
   #lastSweep = Number.NEGATIVE_INFINITY;
@@ -60,28 +63,22 @@ export class MemoryStore implements SessionStore {
 
   get(key: string): Promise<SessionRecord | undefined> {
     const entry = this.#live(key);
-    if (!entry) return Promise.resolve(undefined);
-    return Promise.resolve({
-      data: JSON.parse(entry.dataJson) as Record<string, unknown>,
-      createdAt: entry.createdAt,
-      touchedAt: entry.touchedAt,
-      expiresAt: entry.expiresAt,
-      ...(entry.cookieMaxAge === undefined ? {} : { cookieMaxAge: entry.cookieMaxAge }),
-    });
+    return Promise.resolve(entry && toRecord(entry));
   }
 
   set(key: string, record: SessionRecord): Promise<void> {
     if (this.#live(key)) {
-      this.#entries.delete(key); // re-inserted below: Map order is then least recently written first
+      this.#remove(key); // re-inserted below: Map order is then least recently written first
     } else if (this.#entries.size >= this.#maxSessions) {
       this.#makeRoom();
     }
-    this.#entries.set(key, {
+    this.#insert(key, {
       dataJson: JSON.stringify(record.data),
       createdAt: record.createdAt,
       touchedAt: record.touchedAt,
       expiresAt: record.expiresAt,
       cookieMaxAge: record.cookieMaxAge,
+      owner: record.owner && { ...record.owner },
     });
     return Promise.resolve();
   }
@@ -96,20 +93,31 @@ export class MemoryStore implements SessionStore {
     for (const [name, value] of Object.entries(patch.set)) {
       Object.defineProperty(data, name, { value, writable: true, enumerable: true, configurable: true });
     }
-    this.#entries.delete(key);
-    this.#entries.set(key, {
+    this.#remove(key);
+    this.#insert(key, {
       dataJson: JSON.stringify(data),
       createdAt: entry.createdAt,
       touchedAt: patch.touchedAt,
       expiresAt: patch.expiresAt,
       cookieMaxAge: patch.cookieMaxAge === undefined ? entry.cookieMaxAge : (patch.cookieMaxAge ?? undefined),
+      owner: patch.owner === undefined ? entry.owner : patch.owner === null ? undefined : { ...patch.owner },
     });
     return Promise.resolve(true);
   }
 
   destroy(key: string): Promise<void> {
-    this.#entries.delete(key);
+    this.#remove(key);
     return Promise.resolve();
+  }
+
+  listByUser(userId: string): Promise<StoredSession[]> {
+    const found: StoredSession[] = [];
+    for (const key of [...(this.#byUser.get(userId) ?? [])]) {
+      const entry = this.#live(key);
+      if (entry) found.push({ key, record: toRecord(entry) });
+    }
+    found.sort((a, b) => a.record.createdAt - b.record.createdAt);
+    return Promise.resolve(found);
   }
 
   touch(key: string, record: SessionRecord): Promise<void> {
@@ -124,6 +132,7 @@ export class MemoryStore implements SessionStore {
   /** Drops every session. */
   clear(): Promise<void> {
     this.#entries.clear();
+    this.#byUser.clear();
     return Promise.resolve();
   }
 
@@ -135,7 +144,7 @@ export class MemoryStore implements SessionStore {
   #live(key: string): Entry | undefined {
     const entry = this.#entries.get(key);
     if (entry && entry.expiresAt <= this.#clock()) {
-      this.#entries.delete(key);
+      this.#remove(key);
       return undefined;
     }
     return entry;
@@ -148,11 +157,41 @@ export class MemoryStore implements SessionStore {
     if (now - this.#lastSweep >= 1000) {
       this.#lastSweep = now;
       for (const [key, entry] of this.#entries) {
-        if (entry.expiresAt <= now) this.#entries.delete(key);
+        if (entry.expiresAt <= now) this.#remove(key);
       }
       if (this.#entries.size < this.#maxSessions) return;
     }
     const oldest = this.#entries.keys().next();
-    if (!oldest.done) this.#entries.delete(oldest.value);
+    if (!oldest.done) this.#remove(oldest.value);
   }
+
+  #insert(key: string, entry: Entry): void {
+    this.#entries.set(key, entry);
+    if (!entry.owner) return;
+    let keys = this.#byUser.get(entry.owner.userId);
+    if (!keys) this.#byUser.set(entry.owner.userId, (keys = new Set()));
+    keys.add(key);
+  }
+
+  /** Deletes an entry and its place in its user's index. */
+  #remove(key: string): void {
+    const entry = this.#entries.get(key);
+    if (!entry) return;
+    this.#entries.delete(key);
+    if (!entry.owner) return;
+    const keys = this.#byUser.get(entry.owner.userId);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#byUser.delete(entry.owner.userId);
+  }
+}
+
+function toRecord(entry: Entry): SessionRecord {
+  return {
+    data: JSON.parse(entry.dataJson) as Record<string, unknown>,
+    createdAt: entry.createdAt,
+    touchedAt: entry.touchedAt,
+    expiresAt: entry.expiresAt,
+    ...(entry.cookieMaxAge === undefined ? {} : { cookieMaxAge: entry.cookieMaxAge }),
+    ...(entry.owner === undefined ? {} : { owner: { ...entry.owner } }),
+  };
 }
