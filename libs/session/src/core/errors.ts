@@ -9,7 +9,8 @@ export type SessionErrorCode =
   | 'SESSION_NOT_FOUND'
   | 'SESSION_DESTROYED'
   | 'SESSION_NOT_LOADED'
-  | 'SESSION_TOO_LARGE';
+  | 'SESSION_TOO_LARGE'
+  | 'USER_INDEX_UNSUPPORTED';
 
 /**
  * Base class of every error thrown by the session library. Catch this to handle them all.

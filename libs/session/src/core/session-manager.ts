@@ -7,10 +7,13 @@ import { computeExpiresAt, createExpiryPolicy, isExpired, isTouchDue, type Expir
 import { KeyRing } from './key-ring';
 import { encodeSealedSession, parseSealedSession } from './sealed-session';
 import { generateSessionId, hashSessionId, type RandomSource } from './session-id';
+import { SessionEvents, type SessionEvent } from './session-events';
+import { sessionOwner, signedInUserId, type SessionDevice } from './session-owner';
+import { openPublicSessionId, sealPublicSessionId } from './public-session-id';
 import { SessionState, type SessionStateInit } from './session-state';
 import type { ResolvedSessionOptions } from './session-options';
 import { diffSnapshots, snapshotData, type DataDiff, type DataSnapshot } from './session-diff';
-import type { SessionPatch, SessionRecord, SessionStore } from './session-store';
+import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from './session-store';
 import {
   internals,
   latestSession,
@@ -29,6 +32,11 @@ export interface SessionRequest {
   readonly cookieHeader: string | undefined;
   /** Whether the request arrived over HTTPS (decides `Secure` when `cookie.secure` is 'auto'). */
   readonly secure: boolean;
+  /**
+   * Where the request comes from (address, user agent), asked only when a user signs in, for
+   * the "your sessions" list. Optional: without it sessions are listed without device details.
+   */
+  readonly device?: () => SessionDevice;
 }
 
 /** Injectable sources of time and randomness, so behaviour over time is testable without fake timers. */
@@ -49,7 +57,20 @@ export interface SessionManagerDependencies {
    * untrusted input is not an error). Never receives the cookie or the id.
    */
   readonly onDiscardedCookie?: (reason: DiscardedCookieReason) => void;
+  /** Where lifecycle events go. @default an emitter nobody listens to */
+  readonly events?: SessionEvents;
 }
+
+/** A signed-in session found for a user: its store key and what the store keeps of it. */
+export interface OwnedSession {
+  /** The session's store key (SHA-256 of its id). */
+  readonly key: string;
+  readonly record: SessionRecord;
+  readonly owner: SessionOwner;
+}
+
+/** Why the manager ended a session on someone else's behalf (see {@link SessionManager.revokeSession}). */
+export type RevocationReason = 'revoked' | 'revoke-all' | 'max-sessions';
 
 /** A cookie value that verified: its session id, which key signed it, and the id's store key. */
 interface VerifiedCookieEntry extends VerifiedSessionCookie {
@@ -109,6 +130,13 @@ export class SessionManager implements SessionRuntime {
   readonly #verifiedCookies = new Map<string, VerifiedCookieEntry>();
   /** Client-side: sealed cookie values that opened (see {@link #openCached}). */
   readonly #openedCookies = new Map<string, OpenedSealedCookie>();
+  readonly #events: SessionEvents;
+  /**
+   * Client-side, with a store that lists per user: signed-in sessions are also recorded there
+   * (a registry entry per session, apart from the revocation list), so they can be listed and
+   * revoked like server-side ones.
+   */
+  readonly #registry: boolean;
 
   constructor(options: ResolvedSessionOptions, dependencies: SessionManagerDependencies) {
     this.options = options;
@@ -120,6 +148,8 @@ export class SessionManager implements SessionRuntime {
     this.#toHandlerError = dependencies.toHandlerError ?? ((error) => error);
     this.#onDiscardedCookie = dependencies.onDiscardedCookie ?? (() => undefined);
     this.#cookieMode = options.mode === 'cookie';
+    this.#events = dependencies.events ?? new SessionEvents();
+    this.#registry = this.#cookieMode && typeof this.store.listByUser === 'function';
     const cookie = options.cookie;
     this.#cookieSettings = Object.freeze({
       httpOnly: cookie.httpOnly,
@@ -138,24 +168,25 @@ export class SessionManager implements SessionRuntime {
    */
   async load(request: SessionRequest): Promise<SessionHandle> {
     const values = readCookieValues(request.cookieHeader, this.options.name);
-    if (values.length === 0) return this.#fresh(false, request.secure);
-    if (this.#cookieMode) return this.#loadSealed(values, request.secure);
+    if (values.length === 0) return this.#fresh(false, request.secure, request.device);
+    if (this.#cookieMode) return this.#loadSealed(values, request.secure, request.device);
     const verified = this.#verifyOne(values);
     if (verified === 'ambiguous' || verified === undefined) {
       this.#onDiscardedCookie(verified === 'ambiguous' ? 'ambiguous-duplicates' : 'invalid-signature');
-      return this.#fresh(true, request.secure);
+      return this.#fresh(true, request.secure, request.device);
     }
 
     const key = verified.key;
     const record = await this.#storeCall('get', () => this.store.get(key));
     const now = this.#clock();
     if (!record || isExpired(record, now, this.#policy)) {
+      if (record) this.#emitExpired(key, record, record.data ?? {}, now);
       this.#onDiscardedCookie('unknown-or-expired');
-      return this.#fresh(true, request.secure);
+      return this.#fresh(true, request.secure, request.device);
     }
 
     // A cookie verified by an older key of the ring is re-issued with the current one.
-    return this.#restore(verified.id, key, record, record.data ?? {}, !verified.signedWithCurrentKey, request.secure);
+    return this.#restore(verified.id, key, record, record.data ?? {}, !verified.signedWithCurrentKey, request.secure, request.device);
   }
 
   /**
@@ -185,12 +216,12 @@ export class SessionManager implements SessionRuntime {
       // so nothing is saved and the response must not report success (the adapter answers 503).
       throw new SessionStoreError('An earlier session store operation of this request failed; the session was not saved');
     }
-    if (state.discarded) return this.destroy(session);
+    if (state.discarded) return this.destroy(session, 'discard');
     if (state.destroyed) return undefined;
     if (state.isNew && !this.#shouldCreate(session)) return undefined;
     if (this.#cookieMode) {
       this.#seal(session, state);
-      return undefined;
+      return this.#registry ? this.#recordSealed(session, state) : undefined;
     }
     return this.#persist(session, state);
   }
@@ -238,7 +269,9 @@ export class SessionManager implements SessionRuntime {
   /** @internal SessionRuntime: see `session.regenerate()` (express-session semantics: a new object). */
   regenerate(session: SessionHandle): Promise<SessionHandle> {
     return this.#forHandler(session, async (state) => {
+      const ended = !state.isNew && !state.destroyed;
       await this.#forget(state);
+      if (ended) this.#emit({ type: 'destroyed', sessionIdHash: state.key, at: this.#clock(), ...userField(userIdOf(session)), reason: 'regenerate' });
       return this.#replace(session, state);
     });
   }
@@ -247,9 +280,14 @@ export class SessionManager implements SessionRuntime {
    * @internal SessionRuntime: a new id for the same object, used by `login()`. A session already
    * destroyed in this request (frozen) is replaced instead; resolves with the live session.
    */
-  rotate(session: SessionHandle): Promise<SessionHandle> {
+  rotate(session: SessionHandle, userId?: string): Promise<SessionHandle> {
     return this.#forHandler(session, async (state) => {
-      if (state.destroyed) return this.#replace(session, state);
+      if (state.destroyed) {
+        const next = this.#replace(session, state);
+        if (userId !== undefined) this.#emitRotated(internals(next), userId, undefined);
+        return next;
+      }
+      const previous = state.isNew ? undefined : state.key;
       await this.#forget(state);
       const now = this.#clock();
       state.id = generateSessionId(this.#random); // the store key follows from it
@@ -261,7 +299,10 @@ export class SessionManager implements SessionRuntime {
       state.touchRequested = false;
       state.cookieMaxAgeChanged = state.cookieMaxAge !== undefined;
       state.sealedValue = undefined;
+      state.ownerId = undefined;
+      state.recordedTouchedAt = now;
       replaceSessionData(session, {});
+      if (userId !== undefined) this.#emitRotated(state, userId, previous);
       return session;
     });
   }
@@ -270,10 +311,12 @@ export class SessionManager implements SessionRuntime {
    * @internal SessionRuntime: see `session.destroy()`. The object is then frozen: a write to a
    * destroyed session throws instead of vanishing (use `regenerate()` to start a new one).
    */
-  destroy(session: SessionHandle): Promise<void> {
+  destroy(session: SessionHandle, reason: 'logout' | 'destroy' | 'discard' = 'destroy'): Promise<void> {
     return this.#forHandler(session, async (state) => {
       if (state.destroyed) return;
+      const ended = !state.isNew;
       await this.#forget(state);
+      if (ended) this.#emit({ type: 'destroyed', sessionIdHash: state.key, at: this.#clock(), ...userField(userIdOf(session)), reason });
       state.destroyed = true;
       replaceSessionData(session, {});
       Object.freeze(session);
@@ -322,6 +365,179 @@ export class SessionManager implements SessionRuntime {
     internals(session).cookieStale = true;
   }
 
+  /** @internal SessionService: whether the store can list sessions per user. */
+  get listsByUser(): boolean {
+    return typeof this.store.listByUser === 'function';
+  }
+
+  /**
+   * @internal SessionService: the live signed-in sessions of `userId`, oldest first. Client-side,
+   * the registry entries, each under the key of the session it stands for.
+   * @throws SessionError (USER_INDEX_UNSUPPORTED) when the store cannot list per user.
+   */
+  async listSessionsOf(userId: string): Promise<OwnedSession[]> {
+    const listByUser = this.store.listByUser?.bind(this.store);
+    if (!listByUser) {
+      throw new SessionError(
+        'The session store cannot list sessions per user (MemcachedStore cannot); use MemoryStore, RedisStore, PostgresStore or MysqlStore',
+        'USER_INDEX_UNSUPPORTED',
+      );
+    }
+    const found: StoredSession[] = await this.#storeCall('listByUser', () => listByUser(userId));
+    const now = this.#clock();
+    const sessions: OwnedSession[] = [];
+    for (const { key, record } of found) {
+      const owner = record.owner;
+      // The store answers by its index; the record is the truth, and the library's own expiry
+      // rules (absolute timeout) apply as on every load.
+      if (!owner || owner.userId !== userId || isExpired(record, now, this.#policy)) continue;
+      const sessionKey = this.#cookieMode ? registeredSessionKey(record) : key;
+      if (sessionKey !== undefined) sessions.push({ key: sessionKey, record, owner });
+    }
+    return sessions;
+  }
+
+  /**
+   * @internal SessionService: ends a session from outside it, effective on its next request.
+   * Server-side the record is deleted; client-side the id joins the revocation list until the
+   * latest moment a copy of its cookie could still be accepted, and its registry entry goes.
+   */
+  async revokeSession(session: OwnedSession, reason: RevocationReason): Promise<void> {
+    if (this.#cookieMode) {
+      const now = this.#clock();
+      const revocation: SessionRecord = {
+        data: { revoked: true },
+        createdAt: session.record.createdAt,
+        touchedAt: now,
+        expiresAt: Math.max(session.owner.endsBy, session.record.expiresAt, now + 1),
+      };
+      await this.#storeCall('set', () => this.store.set(session.key, revocation));
+      await this.#storeCall('destroy', () => this.store.destroy(registryKeyOf(session.key)));
+    } else {
+      await this.#storeCall('destroy', () => this.store.destroy(session.key));
+    }
+    this.#emit({ type: 'revoked', sessionIdHash: session.key, at: this.#clock(), userId: session.owner.userId, reason });
+  }
+
+  /**
+   * @internal SessionService: the signed-in session a public id names, or undefined when the id
+   * is not one of ours, or the session is gone or signed out.
+   */
+  async findSession(publicId: string): Promise<OwnedSession | undefined> {
+    const key = openPublicSessionId(publicId, this.#keyRing);
+    if (key === undefined) return undefined;
+    const lookup = this.#cookieMode ? registryKeyOf(key) : key;
+    const record = await this.#storeCall('get', () => this.store.get(lookup));
+    if (!record?.owner || isExpired(record, this.#clock(), this.#policy)) return undefined;
+    if (this.#cookieMode && registeredSessionKey(record) !== key) return undefined;
+    return { key, record, owner: record.owner };
+  }
+
+  /** @internal SessionService: the id a session is shown under (see `UserSession.id`). */
+  publicIdOf(key: string): string {
+    return sealPublicSessionId(key, this.#keyRing);
+  }
+
+  /** @internal SessionService: the store key of a request's session, if it has been stored. */
+  storedKeyOf(handle: SessionHandle): string | undefined {
+    const state = internals(latestSession(handle));
+    return state.isNew || state.destroyed ? undefined : state.key;
+  }
+
+  /** The owner record of a session of `userId` signed in from this request's device. */
+  #ownerFor(state: SessionInternals, userId: string): SessionOwner {
+    let device: SessionDevice | undefined;
+    try {
+      device = state.device?.();
+    } catch {
+      // Device details are informative only: a failing reader must not fail the sign-in.
+    }
+    return sessionOwner(userId, device, state.createdAt + this.#policy.absoluteTimeout);
+  }
+
+  /**
+   * `maxSessionsPerUser`: once a new session of `userId` is recorded, the oldest others go until
+   * the user has no more than the limit. The new session is never the one evicted.
+   */
+  async #enforceSessionLimit(userId: string, currentKey: string): Promise<void> {
+    const limit = this.options.maxSessionsPerUser;
+    if (limit === undefined) return;
+    const others = (await this.listSessionsOf(userId)).filter((found) => found.key !== currentKey);
+    const excess = others.length + 1 - limit;
+    if (excess <= 0) return;
+    others.sort((a, b) => a.record.createdAt - b.record.createdAt);
+    for (const oldest of others.slice(0, excess)) await this.revokeSession(oldest, 'max-sessions');
+  }
+
+  /**
+   * Client-side, after a seal: keeps the registry entry of a signed-in session in step with it.
+   * Written when the user signs in (or `session.user` changes), removed when they sign out,
+   * touched once per touch interval so the list shows when the device was last seen. Undefined
+   * when nothing needs writing, which is nearly always.
+   */
+  #recordSealed(session: SessionHandle, state: SessionInternals): Promise<void> | undefined {
+    const userId = userIdOf(session);
+    if (userId === state.ownerId) {
+      if (userId === undefined || state.touchedAt - state.recordedTouchedAt < this.#policy.touchInterval) return undefined;
+      return this.#touchRegistry(state);
+    }
+    return this.#register(state, userId);
+  }
+
+  async #register(state: SessionInternals, userId: string | undefined): Promise<void> {
+    const key = state.key;
+    const registryKey = registryKeyOf(key);
+    if (userId === undefined) {
+      await this.#storeCall('destroy', () => this.store.destroy(registryKey));
+      state.ownerId = undefined;
+      return;
+    }
+    const entry: SessionRecord = {
+      data: { [REGISTERED_SESSION_FIELD]: key },
+      createdAt: state.createdAt,
+      touchedAt: state.touchedAt,
+      expiresAt: computeExpiresAt(state, this.#policy),
+      owner: this.#ownerFor(state, userId),
+    };
+    await this.#storeCall('set', () => this.store.set(registryKey, entry));
+    state.ownerId = userId;
+    state.recordedTouchedAt = state.touchedAt;
+    await this.#enforceSessionLimit(userId, key);
+  }
+
+  async #touchRegistry(state: SessionInternals): Promise<void> {
+    const lifetime: SessionRecord = {
+      data: {},
+      createdAt: state.createdAt,
+      touchedAt: state.touchedAt,
+      expiresAt: computeExpiresAt(state, this.#policy),
+    };
+    await this.#storeCall('touch', () => this.store.touch(registryKeyOf(state.key), lifetime));
+    state.recordedTouchedAt = state.touchedAt;
+  }
+
+  #emit(event: SessionEvent): void {
+    this.#events.emit(event);
+  }
+
+  #emitRotated(state: SessionInternals, userId: string, previous: string | undefined): void {
+    if (!this.#events.has('rotated')) return;
+    this.#emit({
+      type: 'rotated',
+      sessionIdHash: state.key,
+      at: this.#clock(),
+      userId,
+      ...(previous === undefined ? {} : { previousSessionIdHash: previous }),
+      reason: 'login',
+    });
+  }
+
+  #emitExpired(key: string, timestamps: { readonly createdAt: number; readonly touchedAt: number }, data: Record<string, unknown>, now: number): void {
+    if (!this.#events.has('expired')) return;
+    const reason = now >= timestamps.createdAt + this.#policy.absoluteTimeout ? 'absolute-timeout' : 'idle-timeout';
+    this.#emit({ type: 'expired', sessionIdHash: key, at: now, ...userField(signedInUserId(data)), reason });
+  }
+
   /** Deletes the session's record, if it has one. */
   async #forget(state: SessionInternals): Promise<void> {
     if (state.isNew || state.destroyed) return;
@@ -343,10 +559,14 @@ export class SessionManager implements SessionRuntime {
       expiresAt: computeExpiresAt({ createdAt: state.createdAt, touchedAt: lastAccepted }, this.#policy),
     };
     await this.#storeCall('set', () => this.store.set(key, revocation));
+    if (this.#registry && state.ownerId !== undefined) {
+      await this.#storeCall('destroy', () => this.store.destroy(registryKeyOf(key)));
+      state.ownerId = undefined;
+    }
   }
 
   /** Client-side load: open the sealed cookie, check expiry inside it and the revocation list. */
-  async #loadSealed(values: readonly string[], secure: boolean): Promise<SessionHandle> {
+  async #loadSealed(values: readonly string[], secure: boolean, device: (() => SessionDevice) | undefined): Promise<SessionHandle> {
     let found: OpenedSealedCookie | undefined;
     for (const value of values) {
       const opened = this.#openCached(value);
@@ -354,30 +574,34 @@ export class SessionManager implements SessionRuntime {
       if (found && found.id !== opened.id) {
         // Two different authentic sessions: a tossed cookie must not fixate either.
         this.#onDiscardedCookie('ambiguous-duplicates');
-        return this.#fresh(true, secure);
+        return this.#fresh(true, secure, device);
       }
       found ??= opened;
     }
     if (!found) {
       this.#onDiscardedCookie('invalid-signature');
-      return this.#fresh(true, secure);
+      return this.#fresh(true, secure, device);
     }
     const opened = found;
-    if (isExpired(opened, this.#clock(), this.#policy)) {
+    const now = this.#clock();
+    if (isExpired(opened, now, this.#policy)) {
+      if (this.#events.has('expired')) {
+        this.#emitExpired(opened.key, opened, opened.snapshot ? parseSnapshot(opened.snapshot, ['user'].filter((key) => opened.snapshot!.has(key))) : (opened.firstData ?? {}), now);
+      }
       this.#onDiscardedCookie('unknown-or-expired');
-      return this.#fresh(true, secure);
+      return this.#fresh(true, secure, device);
     }
     if (await this.#storeCall('get', () => this.store.get(opened.key))) {
       this.#onDiscardedCookie('revoked');
-      return this.#fresh(true, secure);
+      return this.#fresh(true, secure, device);
     }
     // Opened with an older key of the ring: re-sealed with the current one on this response.
     const reissue = !opened.sealedWithCurrentKey;
     if (opened.snapshot) {
       const { snapshot } = opened;
-      return this.#restore(opened.id, opened.key, opened, parseSnapshot(snapshot, [...snapshot.keys()]), reissue, secure, snapshot);
+      return this.#restore(opened.id, opened.key, opened, parseSnapshot(snapshot, [...snapshot.keys()]), reissue, secure, device, snapshot);
     }
-    const session = this.#restore(opened.id, opened.key, opened, opened.firstData ?? {}, reissue, secure);
+    const session = this.#restore(opened.id, opened.key, opened, opened.firstData ?? {}, reissue, secure, device);
     // Later requests with this cookie rebuild the data from the snapshot, never from this object,
     // which the handler may change.
     opened.firstData = undefined;
@@ -438,6 +662,7 @@ export class SessionManager implements SessionRuntime {
     state.sealedValue = sealCookieValue(plaintext, this.#keyRing, this.options.name, this.#random);
     state.persisted = snapshot;
     state.touchedAt = now;
+    if (state.isNew) this.#emit({ type: 'created', sessionIdHash: state.key, at: now, ...userField(userIdOf(session)) });
     state.isNew = false;
     state.cookieStale = true;
     state.touchRequested = false;
@@ -498,7 +723,7 @@ export class SessionManager implements SessionRuntime {
 
   /** Replaces a session by a fresh one (`req.session` follows); the old object is frozen. */
   #replace(session: SessionHandle, state: SessionInternals): SessionHandle {
-    const next = this.#fresh(state.requestHadCookie, state.secureRequest);
+    const next = this.#fresh(state.requestHadCookie, state.secureRequest, state.device);
     state.successor = next;
     state.destroyed = true;
     if (!Object.isFrozen(session)) Object.freeze(session);
@@ -521,7 +746,7 @@ export class SessionManager implements SessionRuntime {
     }
   }
 
-  #fresh(requestHadCookie: boolean, secureRequest: boolean): SessionHandle {
+  #fresh(requestHadCookie: boolean, secureRequest: boolean, device: (() => SessionDevice) | undefined): SessionHandle {
     const now = this.#clock();
     // No id yet: it is drawn if and when the session is stored or its cookie sent.
     return this.#create({
@@ -532,6 +757,7 @@ export class SessionManager implements SessionRuntime {
       cookieStale: true,
       cookieMaxAge: undefined,
       secureRequest,
+      device,
     });
   }
 
@@ -543,6 +769,7 @@ export class SessionManager implements SessionRuntime {
     data: Record<string, unknown>,
     reissue: boolean,
     secureRequest: boolean,
+    device: (() => SessionDevice) | undefined,
     snapshot?: DataSnapshot,
   ): SessionHandle {
     const session = this.#create({
@@ -555,10 +782,16 @@ export class SessionManager implements SessionRuntime {
       cookieStale: reissue,
       cookieMaxAge: lifetime.cookieMaxAge,
       secureRequest,
+      device,
     });
     replaceSessionData(session, data);
+    const state = internals(session);
     // A snapshot given is that of `data` (shared and never modified, so no copy is needed).
-    internals(session).persisted = snapshot ?? snapshotData(readSessionData(session));
+    state.persisted = snapshot ?? snapshotData(readSessionData(session));
+    state.ownerId = signedInUserId(data);
+    if (this.#events.has('loaded')) {
+      this.#emit({ type: 'loaded', sessionIdHash: key, at: this.#clock(), ...userField(state.ownerId) });
+    }
     return session;
   }
 
@@ -598,22 +831,36 @@ export class SessionManager implements SessionRuntime {
     if (state.isNew || !diff) {
       // Stores get detached values: later mutations of the session must not leak into the store
       // (a memory store would otherwise see them without a save).
+      const data = parseSnapshot(snapshot, [...snapshot.keys()]);
+      const userId = signedInUserId(data);
+      const owner = userId === undefined ? undefined : this.#ownerFor(state, userId);
       const record: SessionRecord = {
-        data: parseSnapshot(snapshot, [...snapshot.keys()]),
+        data,
         createdAt: state.createdAt,
         touchedAt,
         expiresAt,
         ...(state.cookieMaxAge === undefined ? {} : { cookieMaxAge: state.cookieMaxAge }),
+        ...(owner === undefined ? {} : { owner }),
       };
       await this.#storeCall('set', () => this.store.set(key, record));
+      const created = state.isNew;
       state.isNew = false;
+      state.ownerId = userId;
+      if (created) this.#emit({ type: 'created', sessionIdHash: key, at: now, ...userField(userId) });
+      if (created && userId !== undefined) await this.#enforceSessionLimit(userId, key);
     } else if (dataChanged || state.cookieMaxAgeChanged) {
+      // The signed-in user changed without login()/logout(): the store's owner must follow, or
+      // "sign out everywhere" would miss (or wrongly list) this session.
+      const userChanged = diff.changed.includes('user') || diff.removed.includes('user');
+      const userId = userChanged ? userIdInSnapshot(snapshot) : state.ownerId;
+      const ownerChanged = userId !== state.ownerId;
       const patch: SessionPatch = {
         set: parseSnapshot(snapshot, diff.changed),
         unset: diff.removed,
         touchedAt,
         expiresAt,
         ...(state.cookieMaxAgeChanged ? { cookieMaxAge: state.cookieMaxAge ?? null } : {}),
+        ...(ownerChanged ? { owner: userId === undefined ? null : this.#ownerFor(state, userId) } : {}),
       };
       const written = await this.#storeCall('update', () => this.store.update(key, patch));
       if (!written) {
@@ -622,6 +869,7 @@ export class SessionManager implements SessionRuntime {
         replaceSessionData(session, {});
         return;
       }
+      state.ownerId = userId;
     } else {
       const lifetime: SessionRecord = { data: {}, createdAt: state.createdAt, touchedAt, expiresAt };
       await this.#storeCall('touch', () => this.store.touch(key, lifetime));
@@ -653,6 +901,40 @@ export class SessionManager implements SessionRuntime {
       throw toSessionStoreError(operation, error);
     }
   }
+}
+
+/** Client-side registry entries name the session they stand for in this data field. */
+const REGISTERED_SESSION_FIELD = 'session';
+const STORE_KEY_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Where a client-side session's registry entry lives: a key of its own, derived from the
+ * session's, so the revocation list (the session's key itself) is never overwritten by it.
+ */
+function registryKeyOf(sessionKey: string): string {
+  return hashSessionId(`registry:${sessionKey}`);
+}
+
+/** The session key a registry entry stands for, or undefined for anything else. */
+function registeredSessionKey(record: SessionRecord): string | undefined {
+  const value = record.data?.[REGISTERED_SESSION_FIELD];
+  return typeof value === 'string' && STORE_KEY_PATTERN.test(value) ? value : undefined;
+}
+
+/** The signed-in user of a session object (its `user` data key). */
+function userIdOf(session: SessionHandle): string | undefined {
+  return signedInUserId(session as unknown as Record<string, unknown>);
+}
+
+/** The signed-in user of a data snapshot. */
+function userIdInSnapshot(snapshot: DataSnapshot): string | undefined {
+  const json = snapshot.get('user');
+  return json === undefined ? undefined : signedInUserId({ user: JSON.parse(json) as unknown });
+}
+
+/** `{ userId }` for an event, or nothing for an anonymous session. */
+function userField(userId: string | undefined): { userId?: string } {
+  return userId === undefined ? {} : { userId };
 }
 
 function parseSnapshot(snapshot: DataSnapshot, keys: readonly string[]): Record<string, unknown> {

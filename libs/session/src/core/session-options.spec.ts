@@ -206,8 +206,8 @@ describe('resolveSessionOptions', () => {
       ['store with a non-function method', { secret: SECRET, store: { ...validStore, get: 'redis://localhost' } }, 'store: must implement the SessionStore contract (missing get)'],
       ['store null', { secret: SECRET, store: null }, 'store: must implement the SessionStore contract (missing get, set, update, destroy, touch)'],
       // unknown options
-      ['a top-level typo', { secret: SECRET, idleTimout: 60_000 }, 'idleTimout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath, csrf)'],
-      ['an express-session option', { secret: SECRET, resave: false }, 'resave: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath, csrf)'],
+      ['a top-level typo', { secret: SECRET, idleTimout: 60_000 }, 'idleTimout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath, csrf, maxSessionsPerUser)'],
+      ['an express-session option', { secret: SECRET, resave: false }, 'resave: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath, csrf, maxSessionsPerUser)'],
       // guard and loginPath
       ['guard invalid', { secret: SECRET, guard: 'all' }, `guard: must be 'global' or 'none' (got "all")`],
       ['guard boolean', { secret: SECRET, guard: true }, `guard: must be 'global' or 'none' (got true)`],
@@ -243,7 +243,7 @@ describe('resolveSessionOptions', () => {
         idelTimeout: 1,
       });
       expect(problems).toEqual([
-        'idelTimeout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath, csrf)',
+        'idelTimeout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, guard, loginPath, csrf, maxSessionsPerUser)',
         'secret[0]: must be at least 32 bytes (got 5)',
         'secret[1]: must be at least 32 bytes (got 5)',
         'secret: contains the same secret twice',

@@ -135,6 +135,12 @@ export interface SessionOptions {
    * @default '/login'
    */
   loginPath?: string;
+  /**
+   * Most sessions one user may have at once. When a user signs in on one device more, their
+   * oldest sessions are revoked (a `revoked` event with reason `max-sessions`). Needs a store that
+   * lists sessions per user (every bundled store but MemcachedStore); unset means no limit.
+   */
+  maxSessionsPerUser?: number;
 }
 
 /** Session options with every default applied and every value validated. */
@@ -159,6 +165,7 @@ export interface ResolvedSessionOptions {
   readonly revocationStore: SessionStore | undefined;
   readonly guard: 'global' | 'none';
   readonly loginPath: string;
+  readonly maxSessionsPerUser: number | undefined;
   /** Cross-site request refusal: off, or on with the extra allowed origins. */
   readonly csrf: false | { readonly allowedOrigins: readonly string[] };
 }
@@ -181,7 +188,7 @@ export const SESSION_DEFAULTS = {
 
 const KNOWN_OPTIONS = new Set([
   'secret', 'name', 'cookie', 'trustProxy', 'idleTimeout', 'absoluteTimeout', 'rolling',
-  'saveUninitialized', 'mode', 'store', 'revocationStore', 'guard', 'loginPath', 'csrf',
+  'saveUninitialized', 'mode', 'store', 'revocationStore', 'guard', 'loginPath', 'csrf', 'maxSessionsPerUser',
 ]);
 const KNOWN_COOKIE_OPTIONS = new Set(['httpOnly', 'sameSite', 'path', 'secure', 'domain', 'maxAge']);
 // RFC 6265 cookie-name is an RFC 7230 token.
@@ -286,6 +293,20 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     problems.push('loginPath: must be a same-origin path such as "/login"');
   }
 
+  const maxSessionsPerUser = input.maxSessionsPerUser;
+  if (maxSessionsPerUser !== undefined) {
+    if (typeof maxSessionsPerUser !== 'number' || !Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1 || maxSessionsPerUser > 10_000) {
+      problems.push(`maxSessionsPerUser: must be a whole number from 1 to 10000 (got ${describe(maxSessionsPerUser)})`);
+    }
+    const limitedStore = mode === 'cookie' ? revocationStore : store;
+    if (limitedStore !== undefined && typeof limitedStore.listByUser !== 'function') {
+      problems.push(
+        `maxSessionsPerUser: needs a ${mode === 'cookie' ? 'revocationStore' : 'store'} that lists sessions per user (listByUser); ` +
+          'MemoryStore, RedisStore, PostgresStore and MysqlStore do, MemcachedStore cannot',
+      );
+    }
+  }
+
   const resolved: ResolvedSessionOptions = {
     secrets,
     name,
@@ -303,6 +324,7 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     guard,
     loginPath,
     csrf,
+    maxSessionsPerUser,
   };
   if (problems.length > 0) throw new SessionConfigError(problems);
   return resolved;

@@ -1,11 +1,12 @@
 import type { SessionHandle, SessionInternals } from './session';
 import type { DataSnapshot } from './session-diff';
+import type { SessionDevice } from './session-owner';
 import { generateSessionId, hashSessionId, type RandomSource } from './session-id';
 
 /** What a session's bookkeeping starts from; `id` left out draws a new one when first needed. */
 export type SessionStateInit = Pick<
   SessionInternals,
-  'createdAt' | 'touchedAt' | 'isNew' | 'requestHadCookie' | 'cookieStale' | 'cookieMaxAge' | 'secureRequest'
+  'createdAt' | 'touchedAt' | 'isNew' | 'requestHadCookie' | 'cookieStale' | 'cookieMaxAge' | 'secureRequest' | 'device'
 > & { readonly id?: string; readonly key?: string };
 
 /**
@@ -33,6 +34,9 @@ export class SessionState implements SessionInternals {
   failed = false;
   discarded = false;
   sealedValue: string | undefined = undefined;
+  device: (() => SessionDevice) | undefined;
+  ownerId: string | undefined = undefined;
+  recordedTouchedAt: number;
 
   constructor(init: SessionStateInit, random: RandomSource | undefined) {
     this.#id = init.id;
@@ -45,6 +49,8 @@ export class SessionState implements SessionInternals {
     this.cookieStale = init.cookieStale;
     this.cookieMaxAge = init.cookieMaxAge;
     this.secureRequest = init.secureRequest;
+    this.device = init.device;
+    this.recordedTouchedAt = init.touchedAt;
   }
 
   get id(): string {

@@ -38,6 +38,9 @@ function newInternals(overrides: Partial<SessionInternals> = {}): SessionInterna
     failed: false,
     discarded: false,
     sealedValue: undefined,
+    device: undefined,
+    ownerId: undefined,
+    recordedTouchedAt: T0,
     ...overrides,
   };
 }
@@ -96,7 +99,9 @@ describe('SessionHandle', () => {
       const session = newHandle(runtime);
       await session[method]();
       expect(runtime[method]).toHaveBeenCalledTimes(1);
-      expect(runtime[method]).toHaveBeenCalledWith(session);
+      // destroy() tells the runtime why, for the lifecycle event.
+      if (method === 'destroy') expect(runtime[method]).toHaveBeenCalledWith(session, 'destroy');
+      else expect(runtime[method]).toHaveBeenCalledWith(session);
     });
 
     it('returns a promise that rejects with the failure when no callback is given', async () => {
@@ -139,22 +144,23 @@ describe('SessionHandle', () => {
   });
 
   describe('a handle replaced through regenerate()', () => {
-    it.each<[string, (session: SessionHandle) => Promise<unknown>, keyof ReturnType<typeof fakeRuntime>]>([
-      ['save', (session) => session.save(), 'save'],
-      ['destroy', (session) => session.destroy(), 'destroy'],
-      ['reload', (session) => session.reload(), 'reload'],
-      ['regenerate', (session) => session.regenerate(), 'regenerate'],
-      ['touch', (session) => session.touch(), 'touch'],
-      ['logout', (session) => session.logout(), 'destroy'],
-      ['login', (session) => session.login({ id: 1 }), 'rotate'],
-    ])('%s() acts on the latest successor in the chain', async (_label, call, method) => {
+    it.each<[string, (session: SessionHandle) => Promise<unknown>, keyof ReturnType<typeof fakeRuntime>, unknown[]]>([
+      ['save', (session) => session.save(), 'save', []],
+      ['destroy', (session) => session.destroy(), 'destroy', ['destroy']],
+      ['reload', (session) => session.reload(), 'reload', []],
+      ['regenerate', (session) => session.regenerate(), 'regenerate', []],
+      ['touch', (session) => session.touch(), 'touch', []],
+      ['logout', (session) => session.logout(), 'destroy', ['logout']],
+      // login() passes the user id on as a string, for the `rotated` event.
+      ['login', (session) => session.login({ id: 1 }), 'rotate', ['1']],
+    ])('%s() acts on the latest successor in the chain', async (_label, call, method, extra) => {
       const runtime = fakeRuntime();
       const latest = newHandle(runtime, { id: 'latest' });
       const middle = newHandle(runtime, { id: 'middle', successor: latest });
       const oldest = newHandle(runtime, { id: 'oldest', successor: middle });
       await call(oldest);
       expect(runtime[method]).toHaveBeenCalledTimes(1);
-      expect(runtime[method]).toHaveBeenCalledWith(latest);
+      expect(runtime[method]).toHaveBeenCalledWith(latest, ...extra);
     });
   });
 

@@ -1,6 +1,7 @@
 import { SessionError } from './errors';
 import { addFlash, FLASH_KEY, readFlash, type FlashMessages } from './flash';
 import type { DataSnapshot } from './session-diff';
+import { MAX_USER_ID_LENGTH, type SessionDevice } from './session-owner';
 import type { SameSite } from './session-options';
 
 /** Node-style callback accepted by every asynchronous session method, as in express-session. */
@@ -40,8 +41,9 @@ export interface SessionLoginOptions {
  */
 export interface SessionRuntime {
   regenerate(session: SessionHandle): Promise<SessionHandle>;
-  rotate(session: SessionHandle): Promise<SessionHandle>;
-  destroy(session: SessionHandle): Promise<void>;
+  /** A new id for a user signing in (`userId` is reported in the `rotated` event). */
+  rotate(session: SessionHandle, userId?: string): Promise<SessionHandle>;
+  destroy(session: SessionHandle, reason?: 'logout' | 'destroy' | 'discard'): Promise<void>;
   reload(session: SessionHandle): Promise<void>;
   save(session: SessionHandle): Promise<void>;
   touch(session: SessionHandle): void;
@@ -77,6 +79,12 @@ export interface SessionInternals {
   discarded: boolean;
   /** Client-side mode: the sealed cookie value prepared by the last commit or save. */
   sealedValue: string | undefined;
+  /** Where the request comes from, read only when a user signs in (for the owner record). */
+  device: (() => SessionDevice) | undefined;
+  /** The user id the store's record (or, client-side, the registry entry) is owned by. */
+  ownerId: string | undefined;
+  /** Client-side: the last activity recorded in the registry entry (touched once per interval). */
+  recordedTouchedAt: number;
 }
 
 // Set by SessionHandle's static block: the only way to read its private fields from outside.
@@ -203,7 +211,7 @@ export class SessionHandle {
 
   /** Deletes the session from the store now; the response expires the cookie. */
   destroy(callback?: SessionCallback): Promise<void> {
-    return settle(runtime(this).destroy(latestSession(this)), callback);
+    return settle(runtime(this).destroy(latestSession(this), 'destroy'), callback);
   }
 
   /** Re-reads the data from the store, dropping unsaved changes. Rejects if the session is gone. */
@@ -231,13 +239,17 @@ export class SessionHandle {
     if (user === null || typeof user !== 'object' || user.id === undefined || user.id === null) {
       throw new TypeError('session.login(user) needs a user object with an id');
     }
+    const userId = typeof user.id === 'number' && Number.isFinite(user.id) ? String(user.id) : user.id;
+    if (typeof userId !== 'string' || userId === '' || userId.length > MAX_USER_ID_LENGTH) {
+      throw new TypeError(`session.login(user): user.id must be a non-empty string of at most ${MAX_USER_ID_LENGTH} characters or a finite number`);
+    }
     const current = latestSession(this);
     const data = current as unknown as Record<string, unknown>;
     const kept = (options.keep ?? []).filter((key) => isDataKey(key) && Object.hasOwn(data, key))
       .map((key) => [key, data[key]] as const);
     // Rotated in place: the object a handler holds (`@Session()`) stays the live session (unless
     // it was destroyed earlier in this request; the replacement is then `req.session`).
-    const live = (await runtime(this).rotate(current)) as unknown as Record<string, unknown>;
+    const live = (await runtime(this).rotate(current, userId)) as unknown as Record<string, unknown>;
     for (const [key, value] of kept) live[key] = value;
     live.user = user;
   }
@@ -247,7 +259,7 @@ export class SessionHandle {
    * then frozen (a later write throws rather than being lost); `regenerate()` starts a new session.
    */
   logout(): Promise<void> {
-    return runtime(this).destroy(latestSession(this));
+    return runtime(this).destroy(latestSession(this), 'logout');
   }
 
   /**

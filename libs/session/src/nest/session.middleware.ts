@@ -29,6 +29,11 @@ export class SessionMiddleware implements NestMiddleware {
           forwardedProto: request.headers['x-forwarded-proto'],
           trustProxy: this.manager.options.trustProxy,
         }),
+        // Read only when a user signs in. Express's req.ip follows the app's 'trust proxy' setting.
+        device: () => ({
+          ip: (request as { ip?: string }).ip ?? request.socket.remoteAddress,
+          userAgent: request.headers['user-agent'],
+        }),
       });
     } catch (error) {
       if (error instanceof SessionStoreError) {

@@ -1,5 +1,7 @@
 import { Inject, Module, type MiddlewareConsumer, type NestModule, type OnModuleDestroy } from '@nestjs/common';
 import { SessionManager } from '../core/session-manager';
+import { SessionEvents } from '../core/session-events';
+import { SessionService } from '../core/session-service';
 import type { SessionStore } from '../core/session-store';
 import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
 import { SessionMiddleware } from './session.middleware';
@@ -19,7 +21,7 @@ import { sessionProviders } from './session.providers';
  */
 @Module({
   providers: [...sessionProviders, SessionMiddleware, SessionStoreHealthIndicator],
-  exports: [SESSION_OPTIONS, SESSION_STORE, SessionManager, SessionStoreHealthIndicator],
+  exports: [SESSION_OPTIONS, SESSION_STORE, SessionManager, SessionService, SessionEvents, SessionStoreHealthIndicator],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule, OnModuleDestroy {
   constructor(@Inject(SESSION_STORE) private readonly store: SessionStore) {

@@ -3,6 +3,8 @@ import { APP_FILTER, APP_GUARD, HttpAdapterHost, Reflector } from '@nestjs/core'
 import { SessionConfigError } from '../core/errors';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from '../core/session-options';
 import { SessionManager } from '../core/session-manager';
+import { SessionEvents } from '../core/session-events';
+import { SessionService } from '../core/session-service';
 import type { SessionStore } from '../core/session-store';
 import { MemoryStore } from '../stores/memory.store';
 import { CrossSiteRequestGuard } from './cross-site-request.guard';
@@ -45,15 +47,28 @@ export const sessionProviders: Provider[] = [
     inject: [SESSION_OPTIONS],
   },
   {
+    provide: SessionEvents,
+    useFactory: () =>
+      new SessionEvents((error, event) =>
+        discardLogger.error(`A session '${event.type}' listener failed: ${error instanceof Error ? error.message : String(error)}`),
+      ),
+  },
+  {
     provide: SessionManager,
-    useFactory: (options: ResolvedSessionOptions, store: SessionStore) =>
+    useFactory: (options: ResolvedSessionOptions, store: SessionStore, events: SessionEvents) =>
       new SessionManager(options, {
         store,
+        events,
         onDiscardedCookie: (reason) => discardLogger.debug(`Session cookie discarded: ${reason}; a fresh session was started`),
         // An HttpException, so a 503 reaches the client even through an app-wide catch-all filter.
         toHandlerError: (error) => new SessionStoreUnavailableException(error),
       }),
-    inject: [SESSION_OPTIONS, SESSION_STORE],
+    inject: [SESSION_OPTIONS, SESSION_STORE, SessionEvents],
+  },
+  {
+    provide: SessionService,
+    useFactory: (manager: SessionManager) => new SessionService(manager),
+    inject: [SessionManager],
   },
   {
     // Registered before the session guard, so a forged cross-site request is refused before
