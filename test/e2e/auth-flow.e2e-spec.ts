@@ -6,6 +6,7 @@ import request from 'supertest';
 import { createExampleApp } from '../support/example-app';
 import {
   sessionCookieOf,
+  sessionIdOf,
   shouldExpireCookie,
   shouldNotIssueSessionCookie,
   shouldNotRevealSessionCookie,
@@ -153,11 +154,18 @@ describe('auth flow', () => {
       expect(me.status).toBe(200);
       expect(me.body).toEqual({ username: 'alice', roles: ['user'] });
 
-      // The logout button of the page: an empty form post.
+      // The logout button of the page: an empty form post. The signed-in session is gone; a new,
+      // anonymous one (another id) carries the "signed out" message to the login page, once.
       const logout = await browser.post('/logout').type('form').set('Accept', BROWSER_ACCEPT).send('');
       expect(logout.status).toBe(303);
       expect(logout.headers.location).toBe('/login');
-      shouldExpireCookie(logout);
+      const afterLogout = sessionCookieOf(logout);
+      expect(sessionIdOf(afterLogout)).not.toBe(sessionIdOf(sessionCookie));
+      const oldCookieMe = await request(server).get('/me').set('Cookie', sessionCookie).set('Accept', 'application/json');
+      expect(oldCookieMe.status).toBe(401);
+      const loginAfter = await browser.get('/login').set('Accept', BROWSER_ACCEPT);
+      expect(loginAfter.text).toContain('You have been signed out.');
+      expect((await browser.get('/login').set('Accept', BROWSER_ACCEPT)).text).not.toContain('You have been signed out.');
 
       const meAfter = await browser.get('/me').set('Accept', 'application/json');
       expect(meAfter.status).toBe(401);

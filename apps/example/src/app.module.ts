@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { SessionModule, type SessionOptions } from '@app/session';
+import { AccountSessionsController } from './account/account-sessions.controller';
 import { AuthModule } from './auth/auth.module';
 import type { ExampleConfig } from './config/example-config';
 import { EXAMPLE_CONFIG, ExampleConfigModule } from './config/example-config.module';
@@ -42,7 +43,7 @@ export class AppModule {
         AuthModule.register(config.loginThrottle),
         TerminusModule,
       ],
-      controllers: [PagesController, VisitsController, HealthController],
+      controllers: [PagesController, VisitsController, HealthController, AccountSessionsController],
     };
   }
 }

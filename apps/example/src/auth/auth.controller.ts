@@ -58,15 +58,21 @@ export class AuthController {
     }
   }
 
-  /** Ends the session for good. Form: 303 to /login. JSON: 204. */
+  /**
+   * Ends the session for good. Form: 303 to /login, which says "You have been signed out" once
+   * (a new, anonymous session carries the message). JSON: 204, and the cookie is expired.
+   */
   @Post('logout')
   async logout(@Req() request: Request, @Res() response: Response, @Session() session: ExampleSession): Promise<void> {
+    const wasSignedIn = session.user !== undefined;
     await session.logout();
     if (request.is('application/json') === 'application/json' || !request.accepts('html')) {
       response.status(204).end();
-    } else {
-      response.redirect(303, '/login');
+      return;
     }
+    // The old session is gone from the store; the message lives in a fresh one with a new id.
+    if (wasSignedIn) (await session.regenerate()).flash('info', 'You have been signed out.');
+    response.redirect(303, '/login');
   }
 
   /** The signed-in user, or 401. */

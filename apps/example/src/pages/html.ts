@@ -31,6 +31,13 @@ const STYLES = `
   .error { padding: .75rem; border-radius: .375rem; background: #e0313122; color: #c92a2a; }
   .muted { color: var(--muted); }
   .flash { padding: .75rem; border-radius: .375rem; background: #2f9e4422; color: #2b8a3e; }
+  .flash-error { background: #e0313122; color: #c92a2a; }
+  .devices { list-style: none; padding: 0; margin: 1rem 0; }
+  .device { display: flex; gap: 1rem; justify-content: space-between; align-items: center; padding: .75rem 0; border-bottom: 1px solid #8883; }
+  .device strong { overflow-wrap: anywhere; }
+  .device form button { margin: 0; white-space: nowrap; }
+  .badge { font-size: .75rem; padding: .1rem .5rem; border-radius: 1rem; background: var(--accent); color: white; }
+  button.secondary { background: transparent; color: var(--accent); border: 1px solid var(--accent); }
 `;
 
 /**
@@ -55,7 +62,7 @@ export function renderPage(title: string, body: string, viewer: Viewer | undefin
 </head>
 <body>
   <header>
-    <nav><a href="/">Home</a><a href="/articles/create">Write an article</a><a href="/admin">Admin</a></nav>
+    <nav><a href="/">Home</a><a href="/articles/create">Write an article</a><a href="/admin">Admin</a>${viewer ? '<a href="/account/sessions">Your sessions</a>' : ''}</nav>
     ${account}
   </header>
   <main>

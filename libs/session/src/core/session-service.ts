@@ -69,6 +69,15 @@ export class SessionService {
     return this.#manager.listsByUser;
   }
 
+  /**
+   * The {@link UserSession.id} the request's session is listed under, or undefined while it has
+   * never been stored (an anonymous session nobody wrote to).
+   */
+  idOf(session: SessionHandle): string | undefined {
+    const key = this.#manager.storedKeyOf(checkHandle(session));
+    return key === undefined ? undefined : this.#manager.publicIdOf(key);
+  }
+
   /** The live sessions of `userId`, oldest sign-in first. */
   async listForUser(userId: string | number, options: ListSessionsOptions = {}): Promise<UserSession[]> {
     const currentKey = options.current === undefined ? undefined : this.#manager.storedKeyOf(checkHandle(options.current));
@@ -134,6 +143,6 @@ function checkUserId(userId: unknown): string {
 }
 
 function checkHandle(session: unknown): SessionHandle {
-  if (!(session instanceof SessionHandle)) throw new TypeError('SessionService: current must be the request\'s session (@Session())');
+  if (!(session instanceof SessionHandle)) throw new TypeError("SessionService: expected the request's session (@Session() or req.session)");
   return session;
 }
