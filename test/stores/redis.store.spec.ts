@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { createClient, RESP_TYPES } from 'redis';
-import { SessionConfigError, SessionStoreError, type SessionPatch, type SessionRecord } from '@app/session';
+import { SessionConfigError, SessionStoreError, type SessionOwner, type SessionPatch, type SessionRecord } from '@app/session';
 import { RedisStore, type RedisStoreClient, type RedisStoreOptions } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -43,6 +43,15 @@ function patch(overrides: Partial<SessionPatch> = {}): SessionPatch {
   return { set: {}, unset: [], touchedAt: Date.now(), expiresAt: Date.now() + 120_000, ...overrides };
 }
 
+function owner(userId: string, overrides: Partial<SessionOwner> = {}): SessionOwner {
+  return { userId, ip: '198.51.100.4', userAgent: 'Test/1.0', endsBy: Date.now() + 3_600_000, ...overrides };
+}
+
+/** Where the store keeps a user's index, worked out independently of the store's code. */
+function indexKeyOf(prefix: string, userId: string): string {
+  return `${prefix}user:{${Buffer.from(userId, 'utf8').toString('base64url')}}`;
+}
+
 async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
@@ -72,6 +81,28 @@ function countingClient(client: RedisStoreClient): { client: RedisStoreClient; c
       },
     });
   return { client: wrap(client), calls };
+}
+
+/** The client as the store sees it, running `hook` before each `command` is sent. */
+function interceptingClient(client: RedisStoreClient, command: string, hook: () => Promise<void>): RedisStoreClient {
+  const wrap = (target: RedisStoreClient): RedisStoreClient =>
+    new Proxy(target, {
+      get(object, property) {
+        const value: unknown = Reflect.get(object, property, object);
+        if (typeof value !== 'function') return value;
+        if (property === 'withCommandOptions') {
+          return (options: Parameters<RedisStoreClient['withCommandOptions']>[0]) => wrap(object.withCommandOptions(options));
+        }
+        if (property === command) {
+          return async (...args: unknown[]) => {
+            await hook();
+            return (value as (...args: unknown[]) => unknown).apply(object, args);
+          };
+        }
+        return (value as (...args: unknown[]) => unknown).bind(object);
+      },
+    });
+  return wrap(client);
 }
 
 /** A loopback port nothing listens on. */
@@ -273,7 +304,7 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
   });
 
   describe('round trips per operation', () => {
-    it('costs one command each: HGETALL, EVALSHA (set, update, touch), DEL', async () => {
+    it('costs one command each for an anonymous session: HGETALL, EVALSHA (set, update, touch), DEL', async () => {
       const counted = countingClient(client);
       const countingStore = new RedisStore({ client: counted.client, prefix });
       const key = newKey();
@@ -296,6 +327,40 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
       expect(await costOf(() => countingStore.set(key, record({ expiresAt: Date.now() - 1 })))).toEqual(['del']);
     });
 
+    it('for a signed-in session, costs one more round trip only where the owner is written, and lists with two', async () => {
+      const counted = countingClient(client);
+      const countingStore = new RedisStore({ client: counted.client, prefix });
+      const userId = `counted-${newKey()}`;
+      const [key, other] = [newKey(), newKey()];
+      // Warm up every script (the index ones included: listing a stale entry uses the read script).
+      await countingStore.set(key, record({ owner: owner(userId) }));
+      await countingStore.update(key, patch({ owner: owner(userId) }));
+      await countingStore.touch(key, record({ owner: owner(userId) }));
+      await client.zAdd(indexKeyOf(prefix, userId), { score: Date.now() + 60_000, value: other });
+      await countingStore.listByUser(userId);
+
+      const costOf = async (operation: () => Promise<unknown>) => {
+        counted.calls.length = 0;
+        await operation();
+        return [...counted.calls];
+      };
+      // The first index entry goes with the hash's script, the second after its reply: 2 round trips.
+      expect(await costOf(() => countingStore.set(key, record({ owner: owner(userId) })))).toEqual(['evalSha', 'evalSha', 'evalSha']);
+      expect(await costOf(() => countingStore.set(other, record({ owner: owner(userId) })))).toEqual(['evalSha', 'evalSha', 'evalSha']);
+      expect(await costOf(() => countingStore.get(key))).toEqual(['hGetAll']);
+      expect(await costOf(() => countingStore.update(key, patch({ set: { a: 1 } })))).toEqual(['evalSha']);
+      expect(await costOf(() => countingStore.update(key, patch({ owner: null })))).toEqual(['evalSha']);
+      expect(await costOf(() => countingStore.update(key, patch({ owner: owner(userId) })))).toEqual(['evalSha', 'evalSha', 'evalSha']);
+      expect(await costOf(() => countingStore.touch(key, record()))).toEqual(['evalSha']);
+      // ZRANGE, then the HGETALLs in parallel.
+      expect(await costOf(() => countingStore.listByUser(userId))).toEqual(['zRange', 'hGetAll', 'hGetAll']);
+      expect(await costOf(() => countingStore.destroy(other))).toEqual(['del']);
+      // A stale entry adds its removal and a re-read past any cache.
+      expect(await costOf(() => countingStore.listByUser(userId))).toEqual(['zRange', 'hGetAll', 'hGetAll', 'zRem', 'evalSha']);
+      // An owner change that finds no session does not enter it twice.
+      expect(await costOf(() => countingStore.update(other, patch({ owner: owner(userId) })))).toEqual(['evalSha', 'evalSha']);
+    });
+
     it('loads a script the server does not know with one extra round trip (after SCRIPT FLUSH)', async () => {
       const counted = countingClient(client);
       const countingStore = new RedisStore({ client: counted.client, prefix });
@@ -313,6 +378,157 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
     });
   });
 
+  describe('per-user index', () => {
+    it('keeps a user\'s sessions in a sorted set named by the user id, base64url-encoded in a hash tag', async () => {
+      const keyPrefix = `${prefix}index:`;
+      const layoutStore = new RedisStore({ client, prefix: keyPrefix });
+      const userId = 'ü:{x}*} 日本 🎉 "1"';
+      const key = newKey();
+      const stored = record({ owner: owner(userId) });
+      await layoutStore.set(key, stored);
+
+      const indexKey = `${keyPrefix}user:{${Buffer.from(userId, 'utf8').toString('base64url')}}`;
+      expect(await keysUnder(client, keyPrefix)).toEqual([`${keyPrefix}${key}`, indexKey].sort());
+      // One hash tag, holding the encoded id and nothing else: a cluster puts the whole index in
+      // one slot whatever braces the id holds.
+      expect(indexKey.slice(keyPrefix.length)).toMatch(/^user:\{[A-Za-z0-9_-]+\}$/);
+      expect(await client.type(indexKey)).toBe('zset');
+      expect(await client.zRange(indexKey, 0, -1)).toEqual([key]);
+      // The owner lives in the session's own hash, one metadata field each.
+      const fields = await client.hGetAll(`${keyPrefix}${key}`);
+      expect(Object.keys(fields).sort()).toEqual(['a', 'b', 'c', 'd:user', 'd:visits', 'e', 'i', 't', 'u']);
+      expect(fields).toMatchObject({ u: userId, i: '198.51.100.4', a: 'Test/1.0', b: String(stored.owner!.endsBy) });
+      await expect(layoutStore.listByUser(userId)).resolves.toEqual([{ key, record: stored }]);
+      // Ids that only differ in what an encoding could fold together stay apart.
+      await expect(layoutStore.listByUser('ü:{x}*} 日本 🎉 "1" ')).resolves.toEqual([]);
+      await expect(layoutStore.listByUser('u\u0308:{x}*} 日本 🎉 "1"')).resolves.toEqual([]);
+    });
+
+    it('writes no ip or user agent field for an owner without them', async () => {
+      const key = newKey();
+      const stored = record({ owner: { userId: `bare-${newKey()}`, endsBy: Date.now() + 60_000 } });
+      await store.set(key, stored);
+      expect(Object.keys(await client.hGetAll(`${prefix}${key}`)).sort()).toEqual(['b', 'c', 'd:user', 'd:visits', 'e', 't', 'u']);
+      const loaded = await store.get(key);
+      expect(loaded).toEqual(stored);
+      expect(Object.keys(loaded!.owner!).sort()).toEqual(['endsBy', 'userId']);
+    });
+
+    it('gives the index a TTL reaching owner.endsBy, never shortened by a later session that ends sooner', async () => {
+      const userId = `ttl-${newKey()}`;
+      const indexKey = indexKeyOf(prefix, userId);
+      const expectTtlNear = async (endsBy: number) => {
+        const ttl = await client.pTTL(indexKey);
+        expect(Math.abs(ttl - (endsBy - Date.now()))).toBeLessThan(1_000);
+      };
+      const first = newKey();
+      const endsBy = Date.now() + 3_600_000;
+      await store.set(first, record({ expiresAt: Date.now() + 60_000, owner: owner(userId, { endsBy }) }));
+      await expectTtlNear(endsBy);
+      // The session's own hash still expires at expiresAt: only the index looks as far as endsBy.
+      expect(Math.abs((await client.pTTL(`${prefix}${first}`)) - 60_000)).toBeLessThan(1_000);
+
+      const second = newKey();
+      await store.set(second, record({ owner: owner(userId, { endsBy: Date.now() + 120_000 }) }));
+      await expectTtlNear(endsBy);
+      await store.update(second, patch({ owner: owner(userId, { endsBy: Date.now() + 90_000 }) }));
+      await expectTtlNear(endsBy);
+
+      const later = Date.now() + 7_200_000;
+      await store.set(newKey(), record({ owner: owner(userId, { endsBy: later }) }));
+      await expectTtlNear(later);
+      expect(await client.zCard(indexKey)).toBe(3);
+    });
+
+    it('drops entries whose session ended (past endsBy) whenever it enters one, so the index stays small', async () => {
+      const userId = `ended-${newKey()}`;
+      const indexKey = indexKeyOf(prefix, userId);
+      await client.zAdd(indexKey, [
+        { score: Date.now() - 1_000, value: 'ended-long-ago' },
+        { score: Date.now() + 60_000, value: 'not-ended-yet' },
+      ]);
+      const key = newKey();
+      await store.set(key, record({ owner: owner(userId) }));
+      expect((await client.zRange(indexKey, 0, -1)).sort()).toEqual(['not-ended-yet', key].sort());
+    });
+
+    it('drops from the index, when listing, the entries whose session is gone, expired or someone else\'s', async () => {
+      const userId = `prune-${newKey()}`;
+      const indexKey = indexKeyOf(prefix, userId);
+      const [kept, destroyed, replaced, moved, signedOut, anonymous] = Array.from({ length: 6 }, () => newKey());
+      for (const key of [kept, destroyed, replaced, moved, signedOut, anonymous]) await store.set(key, record({ owner: owner(userId) }));
+      await store.destroy(destroyed);
+      await store.set(replaced, record({ owner: owner(`other-${userId}`) }));
+      await store.update(moved, patch({ owner: owner(`other-${userId}`) }));
+      await store.update(signedOut, patch({ owner: null }));
+      await store.set(anonymous, record());
+      // Past expiresAt by the application's clock, though Redis still holds it (clock skew).
+      const expired = newKey();
+      const past = Date.now() - 1_000;
+      await client.hSet(`${prefix}${expired}`, { c: String(past), t: String(past), e: String(past), u: userId, b: String(Date.now() + 60_000) });
+      await client.pExpire(`${prefix}${expired}`, 60_000);
+      await client.zAdd(indexKey, [
+        { score: Date.now() + 60_000, value: expired },
+        { score: Date.now() + 60_000, value: 'never-a-session' },
+      ]);
+      expect(await client.zCard(indexKey)).toBe(8);
+
+      await expect(store.listByUser(userId)).resolves.toEqual([{ key: kept, record: expect.objectContaining({ owner: expect.objectContaining({ userId }) }) }]);
+      expect(await client.zRange(indexKey, 0, -1)).toEqual([kept]);
+      // The other user's entries are theirs to keep.
+      expect((await store.listByUser(`other-${userId}`)).map((found) => found.key).sort()).toEqual([replaced, moved].sort());
+    });
+
+    it('puts back an entry it dropped when a racing write gave the session to the user meanwhile', async () => {
+      const userId = `race-${newKey()}`;
+      const indexKey = indexKeyOf(prefix, userId);
+      const key = newKey();
+      // The entry is there, the hash still says someone else: what a listing sees while a sign-in
+      // is in flight.
+      await store.set(key, record({ owner: owner(`before-${userId}`) }));
+      await client.zAdd(indexKey, { score: Date.now() + 60_000, value: key });
+      let raced = false;
+      // The sign-in completes (hash and both index entries) just before the listing's ZREM runs.
+      const racing = interceptingClient(client, 'zRem', async () => {
+        if (raced) return;
+        raced = true;
+        await store.set(key, record({ owner: owner(userId) }));
+      });
+      const listing = new RedisStore({ client: racing, prefix });
+
+      await expect(listing.listByUser(userId)).resolves.toEqual([{ key, record: expect.objectContaining({ owner: expect.objectContaining({ userId }) }) }]);
+      expect(raced).toBe(true);
+      expect(await client.zRange(indexKey, 0, -1)).toEqual([key]);
+    });
+
+    it('refuses a user id that is empty, longer than 255 characters, not a string or not well-formed', async () => {
+      const key = newKey();
+      await store.set(key, record({ owner: owner(`valid-${newKey()}`) }));
+      const before = await client.hGetAll(`${prefix}${key}`);
+      for (const userId of ['', 'x'.repeat(256), '🎉'.repeat(256), 'lone \uD800 surrogate', 42 as unknown as string]) {
+        const fresh = newKey();
+        await expect(store.set(fresh, record({ owner: owner(userId) }))).rejects.toThrow(/owner\.userId must be a non-empty, well-formed string of at most 255 characters/);
+        expect(await client.exists(`${prefix}${fresh}`)).toBe(0);
+        await expect(store.update(key, patch({ owner: owner(userId) }))).rejects.toThrow(SessionStoreError);
+        await expect(store.listByUser(userId)).rejects.toThrow(SessionStoreError);
+      }
+      expect(await client.hGetAll(`${prefix}${key}`)).toEqual(before);
+      // 255 characters, counted as characters: astral ones included.
+      const longest = '🎉'.repeat(255);
+      const stored = record({ owner: owner(longest) });
+      await store.set(key, stored);
+      await expect(store.listByUser(longest)).resolves.toEqual([{ key, record: stored }]);
+    });
+
+    it('refuses an owner whose endsBy, ip or user agent has the wrong type', async () => {
+      for (const bad of [{ endsBy: Number.NaN }, { ip: 7 }, { userAgent: {} }] as Array<Partial<SessionOwner>>) {
+        const key = newKey();
+        await expect(store.set(key, record({ owner: owner(`typed-${newKey()}`, bad) }))).rejects.toThrow(SessionStoreError);
+        expect(await client.exists(`${prefix}${key}`)).toBe(0);
+      }
+    });
+  });
+
   describe('with the client the application configured', () => {
     it.each([2, 3] as const)('reads strings whatever type mapping (Buffers, Maps) a RESP%i client uses', async (RESP) => {
       const own = createClient({ url: REDIS_URL, RESP });
@@ -327,6 +543,15 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
         await expect(mappedStore.get(key)).resolves.toEqual(stored);
         await expect(mappedStore.update(key, patch({ set: { more: true } }))).resolves.toBe(true);
         await expect(mappedStore.get(key)).resolves.toMatchObject({ data: { text: 'héllo ✓', more: true } });
+
+        // Owners and the index too, a stale entry included (its re-read is a script's reply).
+        const userId = `mapped-${RESP}-${newKey()}`;
+        const signedIn = record({ owner: owner(userId) });
+        const ownedKey = newKey();
+        await mappedStore.set(ownedKey, signedIn);
+        await client.zAdd(indexKeyOf(prefix, userId), { score: Date.now() + 60_000, value: key });
+        await expect(mappedStore.get(ownedKey)).resolves.toEqual(signedIn);
+        await expect(mappedStore.listByUser(userId)).resolves.toEqual([{ key: ownedKey, record: signedIn }]);
       } finally {
         await own.close();
       }
@@ -354,6 +579,7 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
         () => closedStore.update(newKey(), patch()),
         () => closedStore.destroy(newKey()),
         () => closedStore.touch(newKey(), record()),
+        () => closedStore.listByUser('someone'),
       ]) {
         await expect(operation()).rejects.toMatchObject({ name: 'SessionStoreError', code: 'SESSION_STORE_FAILED', cause: expect.any(Error) });
       }

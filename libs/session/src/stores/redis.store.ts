@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { RedisArgument } from 'redis';
 import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
-import type { SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
+import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { InvalidatedCache } from './invalidated-cache';
 import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
@@ -33,6 +33,10 @@ export interface RedisStoreClient {
   del(key: RedisArgument): Promise<unknown>;
   evalSha(sha1: RedisArgument, options: ScriptArguments): Promise<unknown>;
   eval(script: RedisArgument, options: ScriptArguments): Promise<unknown>;
+  /** Reads a user's index (`listByUser`). */
+  zRange(key: RedisArgument, start: number, stop: number): Promise<unknown>;
+  /** Drops index entries whose session is gone (`listByUser`). */
+  zRem(key: RedisArgument, members: RedisArgument[]): Promise<unknown>;
   withCommandOptions(options: RedisStoreCommandOptions): RedisStoreClient;
   /** Present when the client was created with `clientSideCache` (RESP3). */
   readonly clientSideCache?: RedisStoreClientSideCache;
@@ -94,6 +98,22 @@ const TOUCHED_AT = 't';
 const EXPIRES_AT = 'e';
 const COOKIE_MAX_AGE = 'm';
 const DATA_FIELD = 'd:';
+// The owner of a signed-in session, one metadata field each, so that an absent ip or user agent
+// stays absent (no field) rather than coming back as an empty string.
+const OWNER_USER_ID = 'u';
+const OWNER_IP = 'i';
+const OWNER_USER_AGENT = 'a';
+const OWNER_ENDS_BY = 'b';
+const OWNER_FIELDS = [OWNER_USER_ID, OWNER_IP, OWNER_USER_AGENT, OWNER_ENDS_BY] as const;
+
+// Each user's sessions are also listed in a sorted set of their store keys (the index), at
+// `<prefix>user:{<base64url of the user id's UTF-8>}`. ':' and '{' never occur in a store key
+// (base64url), so it cannot collide with a session hash; base64url never contains '{' or '}', so
+// on a cluster the braces make a hash tag that keeps all of one user's index in one slot whatever
+// the id holds. The index is only a hint: listByUser trusts the session hashes, not the index.
+const USER_INDEX = 'user:';
+/** Longest user id, in characters (the SQL stores' column width). */
+const MAX_USER_ID_LENGTH = 255;
 
 // Shared Lua: runs a command over ARGV[first..last] in chunks, since unpack() of a very long
 // argument list overflows Lua's stack. Chunks have an even length, so HSET pairs stay whole.
@@ -146,6 +166,27 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return 1
 `;
 
+/**
+ * KEYS[1] a user's index; ARGV: now, the session's end (`owner.endsBy`, ms), the index's lifetime
+ * from now (whole ms), store key. Adds the session with its end as score, first dropping entries
+ * whose end has passed: a user who signs in again and again keeps the index alive, so without
+ * this it would grow with every session they ever had. The index's expiry is only ever moved
+ * later: touches extend sessions without telling the index, so it must last as long as the
+ * longest-lived of them can. Relative times (PTTL / PEXPIRE) keep Redis's clock out of it.
+ */
+const INDEX_ADD_SCRIPT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+`;
+
+/**
+ * KEYS[1] key. HGETALL as a script: the answer never comes from a client-side cache, which on a
+ * cluster may still hold a copy that another node's invalidation has not reached yet.
+ */
+const READ_SCRIPT = `return redis.call('HGETALL', KEYS[1])`;
+
 interface LuaScript {
   readonly source: string;
   readonly sha1: string;
@@ -155,16 +196,23 @@ function luaScript(source: string): LuaScript {
   return { source, sha1: createHash('sha1').update(source).digest('hex') };
 }
 
-const SCRIPTS = { set: luaScript(SET_SCRIPT), update: luaScript(UPDATE_SCRIPT), touch: luaScript(TOUCH_SCRIPT) };
+const SCRIPTS = {
+  set: luaScript(SET_SCRIPT),
+  update: luaScript(UPDATE_SCRIPT),
+  touch: luaScript(TOUCH_SCRIPT),
+  indexAdd: luaScript(INDEX_ADD_SCRIPT),
+  read: luaScript(READ_SCRIPT),
+};
 
-const REQUIRED_CLIENT_METHODS = ['hGetAll', 'del', 'evalSha', 'eval', 'withCommandOptions'] as const;
+const REQUIRED_CLIENT_METHODS = ['hGetAll', 'del', 'evalSha', 'eval', 'withCommandOptions', 'zRange', 'zRem'] as const;
 
 /**
  * Keeps sessions in Redis, one hash per session with a native expiry, through a node-redis client
  * the application created. Every operation is one round trip (plus one, once per server, when a
  * script is first loaded); `set`, `update` and `touch` run as Lua scripts on the one key, so they
  * are atomic (also on a Redis Cluster) and `update` / `touch` never recreate a session that was
- * destroyed or has expired meanwhile.
+ * destroyed or has expired meanwhile. Signed-in sessions are also listed in a per-user index (a
+ * sorted set, kept by its own single-key commands): writing an owner costs one more round trip.
  *
  * @throws {SessionConfigError} from the constructor when the options are invalid.
  * @example
@@ -249,24 +297,29 @@ export class RedisStore implements SessionStore {
         return Promise.reject(toSessionStoreError('get', error));
       }
     }
-    return this.#run('get', async (client) => {
-      const token = cache?.beginFill(redisKey);
-      let fields: Record<string, unknown>;
-      try {
-        fields = hashFields(await client.hGetAll(redisKey));
-      } catch (error) {
-        if (token) cache!.abandonFill(redisKey, token);
-        throw error;
-      }
-      const record = toRecord(fields, Date.now());
-      if (token) cache!.completeFill(redisKey, token, fields);
-      return record;
-    });
+    return this.#run('get', (client) => this.#load(client, redisKey));
+  }
+
+  /** Reads a session hash (HGETALL), keeping its fields in the local cache (when on). */
+  async #load(client: RedisStoreClient, redisKey: string): Promise<SessionRecord | undefined> {
+    const cache = this.#cache;
+    const token = cache?.beginFill(redisKey);
+    let fields: Record<string, unknown>;
+    try {
+      fields = hashFields(await client.hGetAll(redisKey));
+    } catch (error) {
+      if (token) cache!.abandonFill(redisKey, token);
+      throw error;
+    }
+    const record = toRecord(fields, Date.now());
+    if (token) cache!.completeFill(redisKey, token, fields);
+    return record;
   }
 
   set(key: string, record: SessionRecord): Promise<void> {
     return this.#run('set', async (client) => {
       const expiresAt = checkTimestamp('expiresAt', record.expiresAt);
+      const owner = record.owner === undefined ? undefined : checkOwner(record.owner);
       const redisKey = this.#redisKey(key);
       // Already expired: leave nothing behind (a PEXPIREAT in the past would delete it too, but by
       // Redis's clock, which may lag the application's).
@@ -282,12 +335,17 @@ export class RedisStore implements SessionStore {
       if (record.cookieMaxAge !== undefined) {
         fields.push(COOKIE_MAX_AGE, String(checkTimestamp('cookieMaxAge', record.cookieMaxAge)));
       }
+      if (owner !== undefined) fields.push(...ownerPairs(owner));
       for (const [name, value] of Object.entries(record.data)) {
         const json = JSON.stringify(value) as string | undefined;
         // Like JSON.stringify of the whole object: undefined, functions and symbols are dropped.
         if (json !== undefined) fields.push(DATA_FIELD + name, json);
       }
-      await this.#eval(client, SCRIPTS.set, redisKey, [expiryArgument(expiresAt), ...fields]);
+      const write = () => this.#eval(client, SCRIPTS.set, redisKey, [expiryArgument(expiresAt), ...fields]);
+      // Replacing another user's session leaves that user's index entry behind: listByUser
+      // drops it when it finds the hash names someone else.
+      if (owner === undefined) await write();
+      else await this.#writeOwned(client, key, owner, expiresAt, write);
     }, key);
   }
 
@@ -305,15 +363,24 @@ export class RedisStore implements SessionStore {
       const cookieMaxAge = patch.cookieMaxAge;
       const cookie =
         cookieMaxAge === undefined ? ['=', ''] : cookieMaxAge === null ? ['-', ''] : ['+', String(checkTimestamp('cookieMaxAge', cookieMaxAge))];
-      const reply = await this.#eval(client, SCRIPTS.update, this.#redisKey(key), [
-        String(Date.now()),
-        expiryArgument(expiresAt),
-        ...cookie,
-        String(unset.length),
-        ...unset,
-        ...pairs,
-      ]);
-      return Number(String(reply)) === 1;
+      // A new owner replaces the old one whole (its ip or user agent may be absent), and the
+      // script deletes before it writes: the owner's fields go to both lists.
+      const owner = patch.owner === undefined || patch.owner === null ? undefined : checkOwner(patch.owner);
+      if (patch.owner !== undefined) unset.push(...OWNER_FIELDS);
+      if (owner !== undefined) pairs.push(...ownerPairs(owner));
+      const write = () =>
+        this.#eval(client, SCRIPTS.update, this.#redisKey(key), [
+          String(Date.now()),
+          expiryArgument(expiresAt),
+          ...cookie,
+          String(unset.length),
+          ...unset,
+          ...pairs,
+        ]);
+      // An owner removed (null) or replaced leaves the previous user's index entry behind, for
+      // listByUser to drop: removing it here would need the old owner, one more round trip.
+      const reply = owner === undefined ? await write() : await this.#writeOwned(client, key, owner, expiresAt, write);
+      return applied(reply);
     }, key);
   }
 
@@ -334,6 +401,30 @@ export class RedisStore implements SessionStore {
         String(expiresAt),
       ]);
     }, key);
+  }
+
+  /**
+   * Reads the user's index, then every session in it (HGETALL each, in parallel: one command per
+   * key, so a cluster routes each to its node), and keeps the live ones the hash says are the
+   * user's. The index is a hint, the hashes are the truth: entries whose session is gone, expired
+   * or now someone else's are dropped from the index on the way.
+   */
+  listByUser(userId: string): Promise<StoredSession[]> {
+    return this.#run('listByUser', async (client) => {
+      checkUserId(userId);
+      const indexKey = this.#indexKey(userId);
+      const keys = textList(await client.zRange(indexKey, 0, -1));
+      const records = await Promise.all(keys.map((key) => this.#read(client, this.#redisKey(key))));
+      const found: StoredSession[] = [];
+      const stale: string[] = [];
+      for (const [index, key] of keys.entries()) {
+        const record = records[index];
+        if (record?.owner?.userId === userId) found.push({ key, record });
+        else stale.push(key);
+      }
+      if (stale.length > 0) found.push(...(await this.#prune(client, indexKey, userId, stale)));
+      return found.sort((a, b) => a.record.createdAt - b.record.createdAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    });
   }
 
   /**
@@ -388,6 +479,86 @@ export class RedisStore implements SessionStore {
     return { controller, client: this.#client.withCommandOptions({ abortSignal: controller.signal }) };
   }
 
+  /** A session as `get` reads it: from the local cache when it holds the hash, else HGETALL. */
+  #read(client: RedisStoreClient, redisKey: string): Promise<SessionRecord | undefined> {
+    const cached = this.#cache?.get(redisKey);
+    return cached ? Promise.resolve(toRecord(cached, Date.now())) : this.#load(client, redisKey);
+  }
+
+  /** The user's index: the prefix, then the user id in a hash tag (see USER_INDEX). */
+  #indexKey(userId: string): string {
+    return `${this.#prefix}${USER_INDEX}{${Buffer.from(userId, 'utf8').toString('base64url')}}`;
+  }
+
+  /**
+   * Runs `write`, the script that gives the session hash its owner, with the session entered in
+   * the owner's index both before and after it; resolves to the script's reply. The hash says who
+   * owns a session and listByUser drops index entries the hash does not confirm, so:
+   * - the entry after the write is the one that counts: a listByUser that read the index between
+   *   the first entry and the write saw a hash without this owner, and may have dropped it;
+   * - the entry before the write covers a connection lost after the write but before the second
+   *   entry: a session "sign out everywhere" cannot see must never exist, even when the request
+   *   itself failed. It is sent with the write, ahead of it, so it adds no wait: a write with an
+   *   owner takes two round trips instead of one.
+   * An entry whose write did not apply (a session gone meanwhile) is dropped lazily.
+   */
+  async #writeOwned(
+    client: RedisStoreClient,
+    key: string,
+    owner: SessionOwner,
+    expiresAt: number,
+    write: () => Promise<unknown>,
+  ): Promise<unknown> {
+    const [, written] = await Promise.allSettled([this.#addToIndex(client, key, owner, expiresAt), write()]);
+    if (written.status === 'rejected') throw written.reason;
+    if (applied(written.value)) await this.#addToIndex(client, key, owner, expiresAt);
+    return written.value;
+  }
+
+  /** Enters a session in its owner's index, which lasts at least until the session can end. */
+  async #addToIndex(client: RedisStoreClient, key: string, owner: SessionOwner, expiresAt: number): Promise<void> {
+    const indexKey = this.#indexKey(owner.userId);
+    // endsBy bounds expiresAt; the larger of the two, should a caller break that rule, still
+    // keeps the index alive for as long as Redis keeps the session.
+    const endsAt = Math.max(owner.endsBy, expiresAt);
+    const now = Date.now();
+    try {
+      await this.#eval(client, SCRIPTS.indexAdd, indexKey, [
+        String(now),
+        String(endsAt),
+        String(Math.max(1, Math.ceil(endsAt - now))),
+        key,
+      ]);
+    } finally {
+      // As for session hashes (see #run): the writer's own cached copy must go at once.
+      this.#client.clientSideCache?.invalidate(indexKey);
+    }
+  }
+
+  /**
+   * Drops `stale` from the index, then reads those sessions again, past any client-side cache,
+   * and enters back (and returns) the ones that are now live and the user's. A set() or update()
+   * racing this listing may have written its hash after the first read but entered the session
+   * before the removal; the re-read after the removal sees such a hash, and a write later than
+   * the re-read enters the session again itself (see #writeOwned), so no owned session is left
+   * out of the index.
+   */
+  async #prune(client: RedisStoreClient, indexKey: string, userId: string, stale: string[]): Promise<StoredSession[]> {
+    try {
+      await client.zRem(indexKey, stale);
+    } finally {
+      this.#client.clientSideCache?.invalidate(indexKey);
+    }
+    const replies = await Promise.all(stale.map((key) => this.#eval(client, SCRIPTS.read, this.#redisKey(key), [])));
+    const revived: StoredSession[] = [];
+    for (const [index, key] of stale.entries()) {
+      const record = toRecord(hashFields(replies[index]), Date.now());
+      if (record?.owner?.userId === userId) revived.push({ key, record });
+    }
+    await Promise.all(revived.map(({ key, record }) => this.#addToIndex(client, key, record.owner!, record.expiresAt)));
+    return revived;
+  }
+
   /** EVALSHA, falling back to EVAL once when the server does not know the script yet (NOSCRIPT). */
   async #eval(client: RedisStoreClient, script: LuaScript, key: string, args: string[]): Promise<unknown> {
     const call = { keys: [key], arguments: args };
@@ -398,6 +569,58 @@ export class RedisStore implements SessionStore {
       return client.eval(script.source, call);
     }
   }
+}
+
+/** Whether a write script applied (1), rather than finding no live session (0). */
+function applied(reply: unknown): boolean {
+  return Number(String(reply)) === 1;
+}
+
+/** The members of a ZRANGE reply as strings, whatever the client's type mapping. */
+function textList(reply: unknown): string[] {
+  if (!Array.isArray(reply)) throw new SessionStoreError(`RedisStore: unexpected ZRANGE reply (${typeof reply})`);
+  return reply.map(asText);
+}
+
+function checkUserId(userId: unknown): string {
+  // Counted in code points (as the SQL stores' columns count); well-formed, since a lone
+  // surrogate would be stored as U+FFFD: two such ids would then share an index and a stored
+  // owner would no longer equal the one given.
+  if (
+    typeof userId !== 'string' ||
+    userId === '' ||
+    userId.length > 2 * MAX_USER_ID_LENGTH ||
+    [...userId].length > MAX_USER_ID_LENGTH ||
+    !userId.isWellFormed()
+  ) {
+    const got = typeof userId === 'string' ? `a string of ${userId.length} UTF-16 units` : typeof userId;
+    throw new SessionStoreError(
+      `RedisStore: owner.userId must be a non-empty, well-formed string of at most ${MAX_USER_ID_LENGTH} characters (got ${got})`,
+    );
+  }
+  return userId;
+}
+
+function checkOwner(owner: SessionOwner): SessionOwner {
+  if (owner === null || typeof owner !== 'object') {
+    throw new SessionStoreError(`RedisStore: owner must be an object with userId and endsBy (got ${owner === null ? 'null' : typeof owner})`);
+  }
+  checkUserId(owner.userId);
+  checkTimestamp('owner.endsBy', owner.endsBy);
+  for (const name of ['ip', 'userAgent'] as const) {
+    if (owner[name] !== undefined && typeof owner[name] !== 'string') {
+      throw new SessionStoreError(`RedisStore: owner.${name} must be a string when given (got ${typeof owner[name]})`);
+    }
+  }
+  return owner;
+}
+
+/** The hash fields of an owner; an absent ip or user agent gets no field at all. */
+function ownerPairs(owner: SessionOwner): string[] {
+  const pairs = [OWNER_USER_ID, owner.userId, OWNER_ENDS_BY, String(owner.endsBy)];
+  if (owner.ip !== undefined) pairs.push(OWNER_IP, owner.ip);
+  if (owner.userAgent !== undefined) pairs.push(OWNER_USER_AGENT, owner.userAgent);
+  return pairs;
 }
 
 /** PEXPIREAT takes whole milliseconds; rounding up never shortens the lifetime. */
@@ -481,13 +704,35 @@ function toRecord(fields: Readonly<Record<string, unknown>>, now: number): Sessi
     Object.defineProperty(data, name.slice(DATA_FIELD.length), { value, writable: true, enumerable: true, configurable: true });
   }
   const cookieMaxAge = fields[COOKIE_MAX_AGE] === undefined ? undefined : numberField(fields, COOKIE_MAX_AGE);
+  const owner = toOwner(fields);
   return {
     data,
     createdAt: numberField(fields, CREATED_AT),
     touchedAt: numberField(fields, TOUCHED_AT),
     expiresAt,
     ...(cookieMaxAge === undefined ? {} : { cookieMaxAge }),
+    ...(owner === undefined ? {} : { owner }),
   };
+}
+
+/** The owner fields of a session hash; undefined for an anonymous session. */
+function toOwner(fields: Readonly<Record<string, unknown>>): SessionOwner | undefined {
+  const userId = textField(fields, OWNER_USER_ID);
+  if (userId === undefined) return undefined;
+  const ip = textField(fields, OWNER_IP);
+  const userAgent = textField(fields, OWNER_USER_AGENT);
+  return {
+    userId,
+    ...(ip === undefined ? {} : { ip }),
+    ...(userAgent === undefined ? {} : { userAgent }),
+    endsBy: numberField(fields, OWNER_ENDS_BY),
+  };
+}
+
+function textField(fields: Readonly<Record<string, unknown>>, name: string): string | undefined {
+  const raw = fields[name];
+  if (raw === undefined || typeof raw === 'string') return raw;
+  throw new SessionStoreError(`RedisStore: session hash field "${name}" does not hold a string (got ${typeof raw})`);
 }
 
 function numberField(fields: Record<string, unknown>, name: string): number {
