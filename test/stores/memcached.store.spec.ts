@@ -79,6 +79,8 @@ describeWithService('memcached')('MemcachedStore', () => {
       },
       // memcached expires items in whole seconds.
       expiryResolutionMs: 1000,
+      // memcached cannot list keys, so the store leaves listByUser out.
+      listsByUser: false,
     });
   });
 
@@ -269,6 +271,45 @@ describeWithService('memcached')('MemcachedStore', () => {
           const raw = await client.get(prefix + key);
           expect(raw.value?.toString()).toBe(foreign);
         }
+      });
+
+      it('keeps the owner in the item under short names, and only the fields that are set', async () => {
+        const key = newKey();
+        const endsBy = Date.now() + 3_600_000;
+        await store.set(key, { ...record(), owner: { userId: 'u1', ip: '::1', userAgent: 'UA', endsBy } });
+        const raw = JSON.parse(String((await client.get(prefix + key)).value)) as Record<string, unknown>;
+        expect(raw.o).toEqual({ u: 'u1', ip: '::1', ua: 'UA', e: endsBy });
+        await store.update(key, { ...patchOf({}), owner: { userId: 'u2', endsBy } });
+        const replaced = JSON.parse(String((await client.get(prefix + key)).value)) as Record<string, unknown>;
+        expect(replaced.o).toEqual({ u: 'u2', e: endsBy });
+        await store.update(key, { ...patchOf({}), owner: null });
+        expect(JSON.parse(String((await client.get(prefix + key)).value))).not.toHaveProperty('o');
+      });
+
+      it('reads an item written before owners existed as anonymous, and an update can give it one', async () => {
+        const key = newKey();
+        await store.destroy(key); // tracked for cleanup
+        const now = Date.now();
+        const old = { data: { visits: 3 }, createdAt: now, touchedAt: now, expiresAt: now + 60_000, cookieMaxAge: 1_000 };
+        await client.set(prefix + key, JSON.stringify(old), { expires: 60 });
+        await expect(store.get(key)).resolves.toEqual(old);
+        const owner = { userId: 'later', endsBy: now + 60_000 };
+        await expect(store.update(key, { ...patchOf({ visits: 4 }), owner })).resolves.toBe(true);
+        await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 4 }, cookieMaxAge: 1_000, owner });
+      });
+
+      it('refuses an item whose owner does not have the shape this store writes', async () => {
+        const key = newKey();
+        await store.destroy(key); // tracked for cleanup
+        const now = Date.now();
+        for (const o of [{ u: 1, e: now }, { u: 'x' }, { u: 'x', e: now, ua: 5 }, 'x', null]) {
+          await client.set(prefix + key, JSON.stringify({ data: {}, createdAt: now, touchedAt: now, expiresAt: now + 60_000, o }), { expires: 60 });
+          await expect(store.get(key)).rejects.toBeInstanceOf(SessionStoreError);
+        }
+      });
+
+      it('has no listByUser: memcached cannot list keys', () => {
+        expect('listByUser' in new MemcachedStore({ client })).toBe(false);
       });
 
       it('keeps stores with different prefixes apart on one server', async () => {

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createPool, type Pool, type PoolOptions, type RowDataPacket } from 'mysql2/promise';
-import { MemoryStore, SessionStoreError, type SessionPatch, type SessionRecord } from '@app/session';
+import { MemoryStore, SessionStoreError, type SessionOwner, type SessionPatch, type SessionRecord } from '@app/session';
 import { MysqlStore, type MysqlStoreOptions } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -19,6 +19,24 @@ function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
 
 function patch(overrides: Partial<SessionPatch> = {}): SessionPatch {
   return { set: {}, unset: [], touchedAt: Date.now(), expiresAt: Date.now() + 60_000, ...overrides };
+}
+
+function owner(userId: string, overrides: Partial<SessionOwner> = {}): SessionOwner {
+  return { userId, ip: '198.51.100.4', userAgent: 'Mozilla/5.0 Test', endsBy: Date.now() + 3_600_000, ...overrides };
+}
+
+/** The table as the first releases created it, before the owner columns. */
+function oldSchemaSql(table: string): string {
+  return `CREATE TABLE \`${table}\` (
+  session_key VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  data JSON NOT NULL,
+  created_at BIGINT NOT NULL,
+  touched_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  cookie_max_age BIGINT NULL,
+  PRIMARY KEY (session_key),
+  KEY expires_at_idx (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`;
 }
 
 function expiredRecord(data: Record<string, unknown> = { old: true }): SessionRecord {
@@ -129,6 +147,7 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         );
         expect(columns.map((column) => column.name)).toEqual([
           'session_key', 'data', 'created_at', 'touched_at', 'expires_at', 'cookie_max_age',
+          'user_id', 'user_ip', 'user_agent', 'owner_ends_by',
         ]);
         const byName = Object.fromEntries(columns.map((column) => [column.name, column]));
         expect(byName.session_key).toMatchObject({ type: 'varchar', nullable: 'NO', collation: 'ascii_bin' });
@@ -136,14 +155,21 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         expect(['json', 'longtext']).toContain(byName.data.type);
         expect(byName.expires_at).toMatchObject({ type: 'bigint', nullable: 'NO' });
         expect(byName.cookie_max_age).toMatchObject({ type: 'bigint', nullable: 'YES' });
+        expect(byName.user_id).toMatchObject({ type: 'varchar', nullable: 'YES', collation: 'utf8mb4_bin' });
+        expect(byName.user_ip).toMatchObject({ type: 'varchar', nullable: 'YES' });
+        expect(byName.user_agent).toMatchObject({ type: 'varchar', nullable: 'YES' });
+        expect(byName.owner_ends_by).toMatchObject({ type: 'bigint', nullable: 'YES' });
         const [indexes] = await pool.query<RowDataPacket[]>(
-          'SELECT INDEX_NAME AS name, COLUMN_NAME AS col FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+          'SELECT INDEX_NAME AS name, COLUMN_NAME AS col, SEQ_IN_INDEX AS seq FROM information_schema.STATISTICS ' +
+            'WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
           [table],
         );
         expect(indexes).toEqual(
           expect.arrayContaining([
             expect.objectContaining({ name: 'PRIMARY', col: 'session_key' }),
             expect.objectContaining({ name: 'expires_at_idx', col: 'expires_at' }),
+            expect.objectContaining({ name: 'user_id_idx', col: 'user_id', seq: 1 }),
+            expect.objectContaining({ name: 'user_id_idx', col: 'created_at', seq: 2 }),
           ]),
         );
       });
@@ -161,12 +187,101 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
       it('refuses data that is not JSON at the database (JSON_VALID check / JSON type)', async () => {
         const { table } = await openStore();
         await expect(
-          pool.query(`INSERT INTO \`${table}\` VALUES (?, ?, 1, 1, 1, NULL)`, [newKey(), 'not json']),
+          pool.query(`INSERT INTO \`${table}\` (session_key, data, created_at, touched_at, expires_at) VALUES (?, ?, 1, 1, 1)`, [
+            newKey(),
+            'not json',
+          ]),
         ).rejects.toThrow();
+      });
+
+      it('createTable upgrades a table created without the owner columns, keeping its rows, from several instances at once', async () => {
+        const table = uniqueName('sessions');
+        tables.push(table);
+        await pool.query(oldSchemaSql(table));
+        const before = record({ data: { old: true }, cookieMaxAge: 5_000 });
+        const oldKey = newKey();
+        await pool.query(
+          `INSERT INTO \`${table}\` (session_key, data, created_at, touched_at, expires_at, cookie_max_age) VALUES (?, ?, ?, ?, ?, ?)`,
+          [oldKey, JSON.stringify(before.data), before.createdAt, before.touchedAt, before.expiresAt, before.cookieMaxAge],
+        );
+        const instances = Array.from({ length: 4 }, () => new MysqlStore({ pool, tableName: table, cleanupInterval: false }));
+        stores.push(...instances);
+        await expect(Promise.all(instances.map((instance) => instance.createTable()))).resolves.toHaveLength(4);
+        const [store] = instances;
+        await expect(store.get(oldKey)).resolves.toEqual(before); // anonymous: no owner, no undefined keys
+
+        const userId = uniqueName('user');
+        const signedIn = record({ owner: owner(userId) });
+        const newer = newKey();
+        await store.set(newer, signedIn);
+        await expect(store.get(newer)).resolves.toEqual(signedIn);
+        await expect(store.update(oldKey, patch({ owner: owner(userId, { userAgent: 'old device' }) }))).resolves.toBe(true);
+        const listed = await store.listByUser(userId);
+        expect(listed.map((entry) => entry.key)).toEqual([oldKey, newer]); // the old row was created first
+        expect(listed[1].record).toEqual(signedIn);
+
+        // Upgraded and new tables end up alike, column for column.
+        const shape = async (name: string) =>
+          (
+            await pool.query<RowDataPacket[]>(
+              'SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME FROM information_schema.COLUMNS ' +
+                'WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+              [name],
+            )
+          )[0];
+        const { table: fresh } = await openStore();
+        expect(await shape(table)).toEqual(await shape(fresh));
+        const [index] = await pool.query<RowDataPacket[]>(
+          "SELECT COLUMN_NAME AS col FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = 'user_id_idx' ORDER BY SEQ_IN_INDEX",
+          [table],
+        );
+        expect(index.map((row) => row.col)).toEqual(['user_id', 'created_at']);
+      });
+
+      it('createTable on an up-to-date table does not wait behind a transaction holding the table', async () => {
+        const { store, table } = await openStore();
+        const fast = new MysqlStore({ pool, tableName: table, operationTimeout: 500, cleanupInterval: false });
+        stores.push(fast);
+        await store.set(newKey(), record());
+        const reader = await pool.getConnection();
+        try {
+          await reader.query('START TRANSACTION');
+          await reader.query(`SELECT COUNT(*) FROM \`${table}\``); // holds the table's metadata lock until it ends
+          await expect(fast.createTable()).resolves.toBeUndefined();
+        } finally {
+          reader.destroy();
+        }
+      });
+
+      it('an upgrade blocked by a long transaction gives up within about the operation timeout, without stalling the table', async () => {
+        const table = uniqueName('sessions');
+        tables.push(table);
+        await pool.query(oldSchemaSql(table));
+        const upgrading = new MysqlStore({ pool, tableName: table, operationTimeout: 1_000, cleanupInterval: false });
+        stores.push(upgrading);
+        const reader = await pool.getConnection();
+        try {
+          await reader.query('START TRANSACTION');
+          await reader.query(`SELECT COUNT(*) FROM \`${table}\``);
+          const started = performance.now();
+          await expect(upgrading.createTable()).rejects.toBeInstanceOf(SessionStoreError);
+          expect(performance.now() - started).toBeLessThan(1_500);
+          await sleep(500); // past the ALTER's own lock wait (1 s): it gave up rather than queueing on
+          // A waiting ALTER would queue every later query on the table behind it.
+          const startedRead = performance.now();
+          await pool.query({ sql: `SELECT COUNT(*) FROM \`${table}\``, timeout: 2_000 });
+          expect(performance.now() - startedRead).toBeLessThan(500);
+        } finally {
+          reader.destroy();
+        }
+        await expect(upgrading.createTable()).resolves.toBeUndefined(); // and it succeeds once the table is free
+        await expect(upgrading.listByUser('nobody')).resolves.toEqual([]);
       });
 
       it('exports the DDL for migrations, quoting a database-qualified name part by part', () => {
         expect(MysqlStore.createTableSql()).toMatch(/^CREATE TABLE IF NOT EXISTS `sessions` \(/);
+        expect(MysqlStore.createTableSql()).toContain('user_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,');
+        expect(MysqlStore.createTableSql()).toContain('KEY user_id_idx (user_id, created_at)');
         expect(MysqlStore.createTableSql('auth.user_sessions')).toMatch(/^CREATE TABLE IF NOT EXISTS `auth`\.`user_sessions` \(/);
       });
 
@@ -392,6 +507,86 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
       });
     });
 
+    describe('owner', () => {
+      it('compares user ids byte for byte: case, accents and trailing spaces all tell users apart', async () => {
+        const { store } = await openStore();
+        const base = uniqueName('Erin');
+        // utf8mb4_bin is case-sensitive, but as a PAD SPACE collation it finds "x " for "x".
+        const ids = [base, base.toLowerCase(), `${base} `, `${base}  `, `${base}\u00e9`, `${base}e\u0301`, `${base}\u0000`];
+        const keys = ids.map(() => newKey());
+        await Promise.all(ids.map((userId, index) => store.set(keys[index], record({ owner: owner(userId) }))));
+        for (const [index, userId] of ids.entries()) {
+          const listed = await store.listByUser(userId);
+          expect({ userId, keys: listed.map((entry) => entry.key) }).toEqual({ userId, keys: [keys[index]] });
+          expect(listed[0].record.owner?.userId).toBe(userId);
+        }
+      });
+
+      it('sets, keeps, replaces and removes the owner through a patch of more than 64 keys (the transaction path)', async () => {
+        const { store } = await openStore();
+        const key = newKey();
+        const first = owner(uniqueName('user'));
+        const created = record({ data: { base: true }, owner: first });
+        await store.set(key, created);
+        const large = (overrides: Partial<SessionPatch> = {}) =>
+          patch({ set: Object.fromEntries(Array.from({ length: 70 }, (_, index) => [`k${index}`, index])), ...overrides });
+
+        await expect(store.update(key, large())).resolves.toBe(true);
+        await expect(store.get(key)).resolves.toMatchObject({ owner: first, data: { base: true, k69: 69 } });
+
+        const second: SessionOwner = { userId: uniqueName('user'), endsBy: Date.now() + 60_000 };
+        await expect(store.update(key, large({ owner: second, cookieMaxAge: 9_000 }))).resolves.toBe(true);
+        expect(await store.get(key)).toMatchObject({ owner: second, cookieMaxAge: 9_000 });
+        expect((await store.get(key))?.owner).toEqual(second); // no ip / userAgent keys at all
+        await expect(store.listByUser(first.userId)).resolves.toEqual([]);
+        await expect(store.listByUser(second.userId)).resolves.toMatchObject([{ key }]);
+
+        await expect(store.update(key, large({ owner: null }))).resolves.toBe(true);
+        expect(await store.get(key)).not.toHaveProperty('owner');
+        await expect(store.listByUser(second.userId)).resolves.toEqual([]);
+        expect((await store.get(key))?.createdAt).toBe(created.createdAt);
+      });
+
+      it('keeps an owner the UPDATE statement path wrote, for every patch shape it caches', async () => {
+        const { store } = await openStore();
+        const key = newKey();
+        await store.set(key, record({ data: { a: 1 } }));
+        const mine = owner(uniqueName('user'));
+        await expect(store.update(key, patch({ set: { b: 2 }, unset: ['a'], owner: mine }))).resolves.toBe(true);
+        await expect(store.update(key, patch({ set: { c: 3 }, cookieMaxAge: 1_000 }))).resolves.toBe(true);
+        await expect(store.get(key)).resolves.toMatchObject({ data: { b: 2, c: 3 }, owner: mine, cookieMaxAge: 1_000 });
+      });
+
+      it.each<[string, Partial<SessionOwner>, RegExp]>([
+        ['an empty user id', { userId: '' }, /userId must be a string of 1 to 255 characters \(got 0 characters\)/],
+        ['a user id of 256 characters', { userId: 'u'.repeat(256) }, /userId must be a string of 1 to 255 characters/],
+        ['a user agent of 513 characters', { userAgent: 'a'.repeat(513) }, /userAgent must be a string of at most 512 characters/],
+        ['an ip of 256 characters', { ip: '1'.repeat(256) }, /ip must be a string of at most 255 characters/],
+        ['a lone surrogate', { userId: 'u\ud800' }, /well-formed Unicode/],
+      ])('refuses an owner with %s, in set and in either update path, writing nothing', async (_label, overrides, message) => {
+        const { store } = await openStore();
+        const bad = owner('valid', overrides);
+        const key = newKey();
+        await expect(store.set(key, record({ owner: bad }))).rejects.toThrow(message);
+        await expect(store.get(key)).resolves.toBeUndefined();
+        await store.set(key, record({ data: { a: 1 } }));
+        await expect(store.update(key, patch({ set: { b: 2 }, owner: bad }))).rejects.toBeInstanceOf(SessionStoreError);
+        const many = Object.fromEntries(Array.from({ length: 70 }, (_, index) => [`k${index}`, index]));
+        await expect(store.update(key, patch({ set: many, owner: bad }))).rejects.toBeInstanceOf(SessionStoreError);
+        await expect(store.get(key)).resolves.toEqual(expect.objectContaining({ data: { a: 1 } }));
+        expect(await store.get(key)).not.toHaveProperty('owner');
+      });
+
+      it('accepts the longest owner fields the columns hold, 4-byte characters included', async () => {
+        const { store } = await openStore();
+        const key = newKey();
+        const longest: SessionOwner = { userId: '🎉'.repeat(127) + 'x', ip: 'i'.repeat(255), userAgent: 'ü'.repeat(512), endsBy: Date.now() + 60_000 };
+        await store.set(key, record({ owner: longest }));
+        await expect(store.get(key)).resolves.toMatchObject({ owner: longest });
+        await expect(store.listByUser(longest.userId)).resolves.toMatchObject([{ key }]);
+      });
+    });
+
     describe('deadlocks', () => {
       it('retries an update InnoDB rolled back as a deadlock victim, and it lands', async () => {
         // The store's pool, seen through a wrapper that notes each failed statement.
@@ -445,7 +640,7 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         // A backlog larger than one batch of 1000.
         const past = Date.now() - 1_000;
         const rows = Array.from({ length: 2_500 }, (_, index) => [`bulk${index}`, '{}', past, past, past, null]);
-        await pool.query(`INSERT INTO \`${table}\` VALUES ?`, [rows]);
+        await pool.query(`INSERT INTO \`${table}\` (session_key, data, created_at, touched_at, expires_at, cookie_max_age) VALUES ?`, [rows]);
 
         await expect(store.deleteExpired()).resolves.toBe(2_503);
         await expect(rowCount(table)).resolves.toBe(1);

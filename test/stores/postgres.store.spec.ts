@@ -1,5 +1,5 @@
 import { Pool, type PoolConfig } from 'pg';
-import { SessionConfigError, SessionStoreError, type SessionPatch, type SessionRecord } from '@app/session';
+import { SessionConfigError, SessionStoreError, type SessionOwner, type SessionPatch, type SessionRecord } from '@app/session';
 import {
   DEFAULT_POSTGRES_CLEANUP_INTERVAL,
   POSTGRES_SCHEMA,
@@ -29,6 +29,20 @@ function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
 
 function patch(overrides: Partial<SessionPatch> = {}): SessionPatch {
   return { set: {}, unset: [], touchedAt: Date.now(), expiresAt: Date.now() + 120_000, ...overrides };
+}
+
+function owner(userId: string, overrides: Partial<SessionOwner> = {}): SessionOwner {
+  return { userId, ip: '198.51.100.4', userAgent: 'Mozilla/5.0 Test', endsBy: Date.now() + 3_600_000, ...overrides };
+}
+
+/** The table as the first releases created it, before the owner columns. */
+function oldSchemaSql(tableName: string): string {
+  const parts = tableName.split('.');
+  const table = parts.map((part) => `"${part}"`).join('.');
+  return `CREATE TABLE ${table} (
+    key TEXT PRIMARY KEY, data JSONB NOT NULL, created_at BIGINT NOT NULL, touched_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL, cookie_max_age BIGINT);
+  CREATE INDEX "${parts[parts.length - 1]}_expires_at_idx" ON ${table} (expires_at);`;
 }
 
 const expired = (): Partial<SessionRecord> => ({ createdAt: Date.now() - 10_000, touchedAt: Date.now() - 10_000, expiresAt: Date.now() - 1 });
@@ -165,11 +179,34 @@ describeWithService('postgres')('PostgresStore', () => {
           { column_name: 'touched_at', data_type: 'bigint', is_nullable: 'NO' },
           { column_name: 'expires_at', data_type: 'bigint', is_nullable: 'NO' },
           { column_name: 'cookie_max_age', data_type: 'bigint', is_nullable: 'YES' },
+          { column_name: 'user_id', data_type: 'text', is_nullable: 'YES' },
+          { column_name: 'user_ip', data_type: 'text', is_nullable: 'YES' },
+          { column_name: 'user_agent', data_type: 'text', is_nullable: 'YES' },
+          { column_name: 'owner_ends_by', data_type: 'bigint', is_nullable: 'YES' },
         ]);
         const indexes = await scratch.admin.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE tablename = $1`, [tableName]);
         expect(indexes.rows.map((row) => row.indexdef)).toEqual(
-          expect.arrayContaining([expect.stringMatching(/UNIQUE INDEX .* USING btree \(key\)/), expect.stringMatching(/INDEX .* USING btree \(expires_at\)/)]),
+          expect.arrayContaining([
+            expect.stringMatching(/UNIQUE INDEX .* USING btree \(key\)/),
+            expect.stringMatching(/INDEX .* USING btree \(expires_at\)/),
+            expect.stringMatching(/INDEX "?\w+_user_id_idx"? ON .* USING btree \(user_id, created_at\) WHERE \(user_id IS NOT NULL\)/),
+          ]),
         );
+      });
+
+      it('gives a 48-character table (the longest accepted) both indexes under their full names', async () => {
+        const longest = `${uniqueName('s')}_`.padEnd(48, 'x');
+        expect(longest).toHaveLength(48);
+        const own = new PostgresStore({ pool, tableName: longest, cleanupInterval: false });
+        try {
+          await own.createTable();
+          await own.createTable(); // finds them again under the same names
+          const indexes = await scratch.admin.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = $1`, [longest]);
+          expect(indexes.rows.map((row) => row.indexname).sort()).toEqual([`${longest}_expires_at_idx`, `${longest}_pkey`, `${longest}_user_id_idx`].sort());
+        } finally {
+          await own.close();
+          await scratch.admin.query(`DROP TABLE IF EXISTS "${longest}"`);
+        }
       });
 
       it('the exported schema SQL, run as a migration, gives a table the store works with', async () => {
@@ -183,6 +220,67 @@ describeWithService('postgres')('PostgresStore', () => {
         await expect(onMigrated.get(key)).resolves.toMatchObject({ data: { visits: 1 } });
         await expect(scratch.count(migrated)).resolves.toBe(1);
         await onMigrated.close();
+      });
+
+      it('createTable upgrades a table created without the owner columns, keeping its rows', async () => {
+        const old = scratch.table();
+        await scratch.admin.query(oldSchemaSql(old));
+        const before = record({ cookieMaxAge: 5_000 });
+        const oldKey = newKey();
+        await scratch.admin.query(
+          `INSERT INTO "${old}" (key, data, created_at, touched_at, expires_at, cookie_max_age) VALUES ($1, $2, $3, $4, $5, $6)`,
+          [oldKey, JSON.stringify(before.data), before.createdAt, before.touchedAt, before.expiresAt, before.cookieMaxAge],
+        );
+        const upgraded = new PostgresStore({ pool, tableName: old, cleanupInterval: false });
+        await Promise.all([upgraded.createTable(), upgraded.createTable(), upgraded.createTable()]); // instances booting at once
+        await expect(upgraded.get(oldKey)).resolves.toEqual(before); // anonymous: no owner, no undefined keys
+
+        const userId = uniqueName('user');
+        const signedIn = record({ owner: owner(userId) });
+        const newer = newKey();
+        await upgraded.set(newer, signedIn);
+        await expect(upgraded.get(newer)).resolves.toEqual(signedIn);
+        await expect(upgraded.update(oldKey, patch({ owner: owner(userId, { userAgent: 'old device' }) }))).resolves.toBe(true);
+        const listed = await upgraded.listByUser(userId);
+        expect(listed.map((entry) => entry.key)).toEqual([oldKey, newer]); // the old row was created first
+        expect(listed[1].record).toEqual(signedIn);
+        const indexes = await scratch.admin.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = $1`, [old]);
+        expect(indexes.rows.map((row) => row.indexname)).toContain(`${old}_user_id_idx`);
+        await upgraded.close();
+      });
+
+      it('renderPostgresSchema, run as a migration on a table created without the owner columns, upgrades it', async () => {
+        const old = await scratch.qualifiedTable();
+        await scratch.admin.query(oldSchemaSql(old));
+        const schema = renderPostgresSchema(old);
+        expect(schema).toMatch(/ALTER TABLE "\w+"\."\w+"\n {2}ADD COLUMN IF NOT EXISTS user_id TEXT,/);
+        await scratch.admin.query(schema);
+        await scratch.admin.query(schema); // idempotent on the upgraded table too
+        const onMigrated = new PostgresStore({ pool, tableName: old, cleanupInterval: false });
+        const key = newKey();
+        const userId = uniqueName('user');
+        const stored = record({ owner: owner(userId) });
+        await onMigrated.set(key, stored);
+        await expect(onMigrated.listByUser(userId)).resolves.toEqual([{ key, record: stored }]);
+        await onMigrated.close();
+      });
+
+      it('createTable on an up-to-date table takes no table lock: it does not wait behind a long transaction', async () => {
+        // ALTER TABLE (even with nothing to add) and CREATE INDEX IF NOT EXISTS both wait for the
+        // transactions using the table; a session row written and not yet committed is one.
+        const key = newKey();
+        await store.set(key, record());
+        const fast = storeOn({ operationTimeout: 500 });
+        const writer = await scratch.admin.connect();
+        try {
+          await writer.query('BEGIN');
+          await writer.query(`UPDATE "${tableName}" SET touched_at = touched_at + 1 WHERE key = $1`, [key]);
+          await expect(fast.createTable()).resolves.toBeUndefined();
+        } finally {
+          await writer.query('ROLLBACK');
+          writer.release();
+        }
+        await fast.close();
       });
 
       it('a schema-qualified name puts the table in that schema', async () => {
@@ -252,6 +350,72 @@ describeWithService('postgres')('PostgresStore', () => {
         await store.set(key, record({ data: { a: 1 } }));
         await store.update(key, patch({ set: { a: 2 }, unset: ['a'] }));
         await expect(store.get(key)).resolves.toMatchObject({ data: { a: 2 } });
+      });
+    });
+
+    describe('owner', () => {
+      it('keeps the owner in plain columns SQL can read, NULL for an anonymous session', async () => {
+        const [signedIn, anonymous] = [newKey(), newKey()];
+        const endsBy = Date.now() + 3_600_000;
+        await store.set(signedIn, record({ owner: { userId: '42', ip: '::1', endsBy } }));
+        await store.set(anonymous, record());
+        const raw = await scratch.admin.query(
+          `SELECT key, user_id, user_ip, user_agent, owner_ends_by FROM "${tableName}" WHERE key IN ($1, $2)`,
+          [signedIn, anonymous],
+        );
+        const byKey = Object.fromEntries(raw.rows.map((row: { key: string }) => [row.key, row]));
+        expect(byKey[signedIn]).toEqual({ key: signedIn, user_id: '42', user_ip: '::1', user_agent: null, owner_ends_by: String(endsBy) });
+        expect(byKey[anonymous]).toEqual({ key: anonymous, user_id: null, user_ip: null, user_agent: null, owner_ends_by: null });
+      });
+
+      it('round-trips owner strings TEXT cannot hold as is, and lists by such a user id', async () => {
+        const key = newKey();
+        const odd = { userId: 'u\u0000\ud800', ip: '\u0001x', userAgent: 'a\u0000b', endsBy: Date.now() + 60_000 };
+        const stored = record({ owner: odd });
+        await store.set(key, stored);
+        await expect(store.get(key)).resolves.toEqual(stored);
+        await expect(store.listByUser(odd.userId)).resolves.toEqual([{ key, record: stored }]);
+        await expect(store.listByUser('u')).resolves.toEqual([]);
+      });
+
+      it.each<[string, unknown]>([
+        ['empty', ''],
+        ['256 characters', 'u'.repeat(256)],
+        ['not a string', 42],
+      ])('refuses a user id that is %s, in set and update, writing nothing', async (_label, userId) => {
+        const key = newKey();
+        const bad = owner(userId as string);
+        await expect(store.set(key, record({ owner: bad }))).rejects.toThrow(
+          expect.objectContaining({ name: 'SessionStoreError', message: expect.stringMatching(/userId must be a string of 1 to 255 characters/) }),
+        );
+        await expect(store.get(key)).resolves.toBeUndefined();
+        await store.set(key, record());
+        await expect(store.update(key, patch({ set: { changed: true }, owner: bad }))).rejects.toThrow(SessionStoreError);
+        await expect(store.get(key)).resolves.toEqual(expect.not.objectContaining({ owner: expect.anything() }));
+        expect((await store.get(key))?.data).not.toHaveProperty('changed');
+      });
+
+      it('accepts a user id of 255 characters', async () => {
+        const key = newKey();
+        const userId = `${uniqueName('u')}`.padEnd(255, 'x');
+        await store.set(key, record({ owner: owner(userId) }));
+        await expect(store.listByUser(userId)).resolves.toMatchObject([{ key }]);
+      });
+
+      it('listByUser reads the user_id index rather than the table', async () => {
+        const client = await scratch.admin.connect();
+        try {
+          await client.query('BEGIN');
+          await client.query('SET LOCAL enable_seqscan = off'); // a tiny table would be scanned whole otherwise
+          const plan = await client.query<{ 'QUERY PLAN': string }>(
+            `EXPLAIN SELECT key FROM "${tableName}" WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, key`,
+            ['alice', Date.now()],
+          );
+          expect(plan.rows.map((row) => row['QUERY PLAN']).join('\n')).toContain(`${tableName}_user_id_idx`);
+        } finally {
+          await client.query('ROLLBACK');
+          client.release();
+        }
       });
     });
 
@@ -432,6 +596,10 @@ describeWithService('postgres')('PostgresStore', () => {
       expect(() => renderPostgresSchema(tableName)).toThrow(SessionConfigError);
     });
 
+    it('says how long the table part may be: 63 bytes less the longest index suffix', () => {
+      expect(() => renderPostgresSchema('s'.repeat(49))).toThrow(/the table at most 48 characters/);
+    });
+
     it.each(['sessions', 'Sessions', '_s1', 'auth.sessions', 's'.repeat(48), `${'s'.repeat(63)}.t`])('accepts the table name %j', (tableName) => {
       const store = new PostgresStore({ pool, tableName, cleanupInterval: false });
       expect(store.tableName).toBe(tableName);
@@ -440,6 +608,10 @@ describeWithService('postgres')('PostgresStore', () => {
     it('quotes the table name in the schema SQL', () => {
       expect(renderPostgresSchema('auth.Sessions')).toContain('CREATE TABLE IF NOT EXISTS "auth"."Sessions" (');
       expect(renderPostgresSchema('auth.Sessions')).toContain('CREATE INDEX IF NOT EXISTS "Sessions_expires_at_idx" ON "auth"."Sessions" (expires_at);');
+      expect(renderPostgresSchema('auth.Sessions')).toContain(
+        'CREATE INDEX IF NOT EXISTS "Sessions_user_id_idx" ON "auth"."Sessions" (user_id, created_at) WHERE user_id IS NOT NULL;',
+      );
+      expect(renderPostgresSchema('auth.Sessions')).toContain('ALTER TABLE "auth"."Sessions"\n  ADD COLUMN IF NOT EXISTS user_id TEXT,');
     });
 
     it('lists every invalid option in one SessionConfigError', () => {

@@ -1,7 +1,7 @@
 import { types } from 'node:util';
 import type { Client, Response } from 'memjs';
 import { SessionStoreError, toSessionStoreError } from '../core/errors';
-import type { SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
+import type { SessionOwner, SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
 import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link MemcachedStore}. */
@@ -98,7 +98,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  *
  * Round trips: get 1, set 1, destroy 1, update and touch 2 (read + compare-and-swap), plus 2 per
  * conflicting concurrent write of the same session. memcached cannot offer one round trip per save.
- * memcached cannot list keys either, and may evict sessions under memory pressure (a user is then
+ * memcached cannot list keys either, so this store has no `listByUser`: the session owner is kept
+ * and given back, but `SessionService.listForUser`, `revokeAllForUser` and `maxSessionsPerUser`
+ * are refused with it. memcached may also evict sessions under memory pressure (a user is then
  * signed out); size the server so it does not.
  *
  * @example
@@ -162,12 +164,14 @@ export class MemcachedStore implements SessionStore {
           Object.defineProperty(data, name, { value, writable: true, enumerable: true, configurable: true });
         }
         const cookieMaxAge = patch.cookieMaxAge === undefined ? record.cookieMaxAge : (patch.cookieMaxAge ?? undefined);
+        const owner = patch.owner === undefined ? record.owner : (patch.owner ?? undefined);
         return {
           data,
           createdAt: record.createdAt,
           touchedAt: patch.touchedAt,
           expiresAt: patch.expiresAt,
           ...(cookieMaxAge === undefined ? {} : { cookieMaxAge }),
+          ...(owner === undefined ? {} : { owner }),
         };
       }),
     );
@@ -183,7 +187,8 @@ export class MemcachedStore implements SessionStore {
 
   touch(key: string, record: SessionRecord): Promise<void> {
     // memcached's own `touch` would move the item's expiry but leave the expiresAt inside the JSON
-    // (which reads check) behind, so the lifetime is rewritten through the same CAS path.
+    // (which reads check) behind, so the lifetime is rewritten through the same CAS path. The rest
+    // of the stored record, owner included, is kept as it is.
     return this.#run('touch', async (deadline) => {
       await this.#compareAndSwap('touch', key, deadline, (current) => ({
         ...current,
@@ -331,15 +336,58 @@ export class MemcachedStore implements SessionStore {
   }
 }
 
-function toJson(record: SessionRecord): SessionRecord {
-  // Only the contract's fields, in a fixed order; cookieMaxAge only when set.
+/**
+ * The owner inside an item, under `o`: short names, since it rides along in every write of a
+ * signed-in session. `ip` and `ua` only when known.
+ */
+interface ItemOwner {
+  u: string;
+  ip?: string;
+  ua?: string;
+  e: number;
+}
+
+/** An item's JSON. Items written before owners existed have no `o`, and read as anonymous. */
+interface Item {
+  data: Record<string, unknown>;
+  createdAt: number;
+  touchedAt: number;
+  expiresAt: number;
+  cookieMaxAge?: number;
+  o?: ItemOwner;
+}
+
+function toJson(record: SessionRecord): Item {
+  // Only the contract's fields, in a fixed order; cookieMaxAge and the owner only when set.
+  const { owner } = record;
   return {
     data: record.data,
     createdAt: record.createdAt,
     touchedAt: record.touchedAt,
     expiresAt: record.expiresAt,
     ...(record.cookieMaxAge === undefined ? {} : { cookieMaxAge: record.cookieMaxAge }),
+    ...(owner === undefined
+      ? {}
+      : {
+          o: {
+            u: owner.userId,
+            ...(owner.ip === undefined ? {} : { ip: owner.ip }),
+            ...(owner.userAgent === undefined ? {} : { ua: owner.userAgent }),
+            e: owner.endsBy,
+          },
+        }),
   };
+}
+
+function isItemOwner(value: unknown): value is ItemOwner {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const owner = value as Partial<Record<keyof ItemOwner, unknown>>;
+  return (
+    typeof owner.u === 'string' &&
+    typeof owner.e === 'number' &&
+    (owner.ip === undefined || typeof owner.ip === 'string') &&
+    (owner.ua === undefined || typeof owner.ua === 'string')
+  );
 }
 
 /** Parses an item written by this store; anything else under the key is an error, not a session. */
@@ -350,7 +398,7 @@ function parseRecord(value: Buffer): SessionRecord {
   } catch (error) {
     throw new SessionStoreError('Session store get failed: the item is not JSON written by MemcachedStore', { cause: error });
   }
-  const candidate = parsed as Partial<Record<keyof SessionRecord, unknown>> | null;
+  const candidate = parsed as Partial<Record<keyof Item, unknown>> | null;
   if (
     candidate === null ||
     typeof candidate !== 'object' ||
@@ -360,9 +408,25 @@ function parseRecord(value: Buffer): SessionRecord {
     typeof candidate.createdAt !== 'number' ||
     typeof candidate.touchedAt !== 'number' ||
     typeof candidate.expiresAt !== 'number' ||
-    (candidate.cookieMaxAge !== undefined && typeof candidate.cookieMaxAge !== 'number')
+    (candidate.cookieMaxAge !== undefined && typeof candidate.cookieMaxAge !== 'number') ||
+    (candidate.o !== undefined && !isItemOwner(candidate.o))
   ) {
     throw new SessionStoreError('Session store get failed: the item does not have the shape of a session record');
   }
-  return parsed as SessionRecord;
+  const item = parsed as Item;
+  const stored = item.o;
+  const owner: SessionOwner | undefined = stored && {
+    userId: stored.u,
+    ...(stored.ip === undefined ? {} : { ip: stored.ip }),
+    ...(stored.ua === undefined ? {} : { userAgent: stored.ua }),
+    endsBy: stored.e,
+  };
+  return {
+    data: item.data,
+    createdAt: item.createdAt,
+    touchedAt: item.touchedAt,
+    expiresAt: item.expiresAt,
+    ...(item.cookieMaxAge === undefined ? {} : { cookieMaxAge: item.cookieMaxAge }),
+    ...(owner === undefined ? {} : { owner }),
+  };
 }

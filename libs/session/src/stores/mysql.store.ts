@@ -1,6 +1,6 @@
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { SessionStoreError, toSessionStoreError } from '../core/errors';
-import type { SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
+import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
 import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
 
@@ -56,6 +56,29 @@ const MAX_KEYS_PER_STATEMENT = 64;
 // Attempts of an operation chosen as an InnoDB deadlock victim.
 const DEADLOCK_ATTEMPTS = 3;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+// Widths of the owner columns, in characters: what set and update accept, so a value is never
+// refused by the server with a bare "Data too long" (strict mode) nor silently cut (non-strict).
+const MAX_USER_ID_LENGTH = 255;
+const MAX_USER_IP_LENGTH = 255;
+const MAX_USER_AGENT_LENGTH = 512;
+// The owner of a signed-in session, one column per field, all NULL for an anonymous session:
+// plain columns so listByUser is an index lookup. They came after the first schema, so
+// createTable adds them (and their index) to tables created before. user_id compares byte for
+// byte (utf8mb4_bin), so ids differing in case are different users.
+const OWNER_COLUMNS: readonly (readonly [name: string, definition: string])[] = [
+  ['user_id', 'VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL'],
+  ['user_ip', 'VARCHAR(255) NULL'],
+  ['user_agent', 'VARCHAR(512) NULL'],
+  ['owner_ends_by', 'BIGINT NULL'],
+];
+const USER_ID_INDEX = 'KEY user_id_idx (user_id, created_at)';
+/** The owner assignments of an UPDATE, in the order of `ownerValues`. */
+const OWNER_ASSIGNMENTS = 'user_id = ?, user_ip = ?, user_agent = ?, owner_ends_by = ?';
+// Attempts at adding what an old table lacks: a duplicate column or key means another instance,
+// booting at the same time, added it first; each of the two ALTERs can lose that race once.
+const UPGRADE_ATTEMPTS = 3;
+const SELECTED_COLUMNS =
+  'data, created_at, touched_at, expires_at, cookie_max_age, user_id, user_ip, user_agent, owner_ends_by';
 
 interface SessionRow extends RowDataPacket {
   data: unknown;
@@ -63,6 +86,14 @@ interface SessionRow extends RowDataPacket {
   touched_at: unknown;
   expires_at: unknown;
   cookie_max_age: unknown;
+  user_id: unknown;
+  user_ip: unknown;
+  user_agent: unknown;
+  owner_ends_by: unknown;
+}
+
+interface ListedRow extends SessionRow {
+  session_key: unknown;
 }
 
 /**
@@ -123,7 +154,9 @@ export class MysqlStore implements SessionStore {
 
   /**
    * The `CREATE TABLE IF NOT EXISTS` statement of the sessions table, for migrations. The same
-   * text runs on MariaDB and MySQL 8.
+   * text runs on MariaDB and MySQL 8. It leaves an existing table as it is: a table created by an
+   * earlier version needs the owner columns added (the library README lists the ALTERs), which
+   * {@link MysqlStore.createTable} does by itself.
    * @throws RangeError when `tableName` is not a plain (optionally database-qualified) identifier.
    */
   static createTableSql(tableName: string = DEFAULT_TABLE_NAME): string {
@@ -131,7 +164,8 @@ export class MysqlStore implements SessionStore {
     // (ascii_bin): base64url is case-sensitive, a case-insensitive collation would merge keys.
     // data: JSON is a real type on MySQL and LONGTEXT utf8mb4_bin CHECK (JSON_VALID(data)) on
     // MariaDB; either way invalid JSON is refused rather than stored.
-    // Times are milliseconds since the epoch, as the library's clock counts them.
+    // Times are milliseconds since the epoch, as the library's clock counts them. The owner
+    // columns come last, where createTable adds them to an older table: both end up alike.
     return `CREATE TABLE IF NOT EXISTS ${quoteTableName(tableName)} (
   session_key VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   data JSON NOT NULL,
@@ -139,53 +173,66 @@ export class MysqlStore implements SessionStore {
   touched_at BIGINT NOT NULL,
   expires_at BIGINT NOT NULL,
   cookie_max_age BIGINT NULL,
+${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n')}
   PRIMARY KEY (session_key),
-  KEY expires_at_idx (expires_at)
+  KEY expires_at_idx (expires_at),
+  ${USER_ID_INDEX}
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`;
   }
 
-  /** Creates the sessions table if it does not exist yet (see {@link MysqlStore.createTableSql}). */
+  /**
+   * Creates the sessions table if it does not exist yet (see {@link MysqlStore.createTableSql}),
+   * and adds the owner columns and their index to a table created by an earlier version. An
+   * up-to-date table costs two reads of information_schema, and no lock. Safe from several
+   * instances booting at once.
+   * @throws SessionStoreError when the server refuses (no CREATE or ALTER privilege) or the
+   *   upgrade waits for the table's metadata lock longer than `operationTimeout`.
+   */
   async createTable(): Promise<void> {
     const sql = MysqlStore.createTableSql(this.#tableName);
-    // query, not execute: DDL gains nothing from a prepared statement.
-    await this.#run('createTable', () => this.#pool.query(sql));
+    await this.#run('createTable', async () => {
+      // query, not execute: DDL gains nothing from a prepared statement.
+      await this.#pool.query(sql);
+      await this.#addMissingOwnerColumns();
+    });
   }
 
   /** One indexed SELECT by primary key, `expires_at > now`. */
   get(key: string): Promise<SessionRecord | undefined> {
     return this.#run('get', async () => {
       const [rows] = await this.#pool.execute<SessionRow[]>(
-        statement(
-          `SELECT data, created_at, touched_at, expires_at, cookie_max_age FROM ${this.#table} ` +
-            'WHERE session_key = ? AND expires_at > ?',
-        ),
+        statement(`SELECT ${SELECTED_COLUMNS} FROM ${this.#table} WHERE session_key = ? AND expires_at > ?`),
         [key, this.#clock()],
       );
       const row = rows[0];
-      if (row === undefined) return undefined;
-      const cookieMaxAge = row.cookie_max_age == null ? undefined : toNumber(row.cookie_max_age, 'cookie_max_age');
-      return {
-        data: parseData(row.data),
-        createdAt: toNumber(row.created_at, 'created_at'),
-        touchedAt: toNumber(row.touched_at, 'touched_at'),
-        expiresAt: toNumber(row.expires_at, 'expires_at'),
-        ...(cookieMaxAge === undefined ? {} : { cookieMaxAge }),
-      };
+      return row === undefined ? undefined : toRecord(row);
     });
   }
 
-  /** One `INSERT ... ON DUPLICATE KEY UPDATE` of the whole record. */
+  /**
+   * One `INSERT ... ON DUPLICATE KEY UPDATE` of the whole record, owner included.
+   * @throws SessionStoreError when an owner field does not fit its column (see {@link ownerValues}).
+   */
   set(key: string, record: SessionRecord): Promise<void> {
     return this.#run('set', async () => {
       const data = serializeDocument(record.data);
-      const values = [data, record.createdAt, record.touchedAt, record.expiresAt, record.cookieMaxAge ?? null];
+      const values = [
+        data,
+        record.createdAt,
+        record.touchedAt,
+        record.expiresAt,
+        record.cookieMaxAge ?? null,
+        ...ownerValues('set', record.owner),
+      ];
       // The values are bound twice rather than read back with VALUES(col), which MySQL 8.0.20
       // deprecated, or a row alias, which MariaDB lacks.
       await this.#pool.execute(
         statement(
-          `INSERT INTO ${this.#table} (session_key, data, created_at, touched_at, expires_at, cookie_max_age) ` +
-            'VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE ' +
-            'data = ?, created_at = ?, touched_at = ?, expires_at = ?, cookie_max_age = ?',
+          `INSERT INTO ${this.#table} (session_key, data, created_at, touched_at, expires_at, cookie_max_age, ` +
+            'user_id, user_ip, user_agent, owner_ends_by) ' +
+            'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE ' +
+            'data = ?, created_at = ?, touched_at = ?, expires_at = ?, cookie_max_age = ?, ' +
+            'user_id = ?, user_ip = ?, user_agent = ?, owner_ends_by = ?',
         ),
         [key, ...values, ...values],
       );
@@ -195,10 +242,13 @@ export class MysqlStore implements SessionStore {
   /**
    * One `UPDATE` applying the patch key by key (see `#updateSql`), resolving true when it matched
    * the live row. Patches of more than 64 keys take a short locked transaction instead.
-   * @throws SessionStoreError when data would nest deeper than MariaDB's JSON limit (31 levels).
+   * @throws SessionStoreError when data would nest deeper than MariaDB's JSON limit (31 levels),
+   *   or a new owner does not fit its columns.
    */
   update(key: string, patch: SessionPatch): Promise<boolean> {
     return this.#run('update', async (deadline) => {
+      // Checked before anything is written, on either path.
+      const owner = patch.owner === undefined ? undefined : ownerValues('update', patch.owner ?? undefined);
       const set: [path: string, json: string][] = [];
       const unset = [...patch.unset];
       for (const [name, value] of Object.entries(patch.set)) {
@@ -213,19 +263,41 @@ export class MysqlStore implements SessionStore {
       }
       const now = this.#clock();
       if (set.length + unset.length > MAX_KEYS_PER_STATEMENT) {
-        return this.#updateInTransaction(key, patch, now, deadline);
+        return this.#updateInTransaction(key, patch, owner, now, deadline);
       }
       const removals = padToPowerOfTwo(unset.map(jsonPath));
       const writes = padToPowerOfTwo(set);
       const keepCookieMaxAge = patch.cookieMaxAge === undefined;
       const values: (string | number | null)[] = [...removals, ...writes.flat(), patch.touchedAt, patch.expiresAt];
       if (!keepCookieMaxAge) values.push(patch.cookieMaxAge ?? null);
+      if (owner !== undefined) values.push(...owner);
       values.push(key, now);
       const [result] = await this.#pool.execute<ResultSetHeader>(
-        statement(this.#updateSql(removals.length, writes.length, keepCookieMaxAge)),
+        statement(this.#updateSql(removals.length, writes.length, keepCookieMaxAge, owner === undefined)),
         values,
       );
       return matchedRows(result) === 1;
+    });
+  }
+
+  /**
+   * The live sessions of `userId`, oldest first: one SELECT on the user_id index (a consistent
+   * read: it takes no lock). utf8mb4_bin is case-sensitive but, like every PAD SPACE collation,
+   * ignores trailing spaces ("alice" = "alice "), so the rows found are kept only when their id is
+   * exactly `userId`.
+   */
+  listByUser(userId: string): Promise<StoredSession[]> {
+    return this.#run('listByUser', async () => {
+      const [rows] = await this.#pool.execute<ListedRow[]>(
+        statement(
+          `SELECT session_key, ${SELECTED_COLUMNS} FROM ${this.#table} ` +
+            'WHERE user_id = ? AND expires_at > ? ORDER BY created_at, session_key',
+        ),
+        [userId, this.#clock()],
+      );
+      return rows
+        .filter((row) => toText(row.user_id, 'user_id') === userId)
+        .map((row) => ({ key: toText(row.session_key, 'session_key'), record: toRecord(row) }));
     });
   }
 
@@ -293,8 +365,8 @@ export class MysqlStore implements SessionStore {
    * FORCE INDEX (PRIMARY): on a small table MariaDB plans a range scan of expires_at_idx instead,
    * locking the secondary index before the row, the reverse of other writers: deadlocks.
    */
-  #updateSql(removals: number, writes: number, keepCookieMaxAge: boolean): string {
-    const shape = `${removals}/${writes}/${keepCookieMaxAge}`;
+  #updateSql(removals: number, writes: number, keepCookieMaxAge: boolean, keepOwner: boolean): string {
+    const shape = `${removals}/${writes}/${keepCookieMaxAge}/${keepOwner}`;
     let sql = this.#updateStatements.get(shape);
     if (sql === undefined) {
       let data = 'data';
@@ -302,6 +374,7 @@ export class MysqlStore implements SessionStore {
       if (writes > 0) data = `JSON_SET(${data}, ${Array.from({ length: writes }, () => "?, JSON_EXTRACT(?, '$')").join(', ')})`;
       const assignments = [...(data === 'data' ? [] : [`data = ${data}`]), 'touched_at = ?', 'expires_at = ?'];
       if (!keepCookieMaxAge) assignments.push('cookie_max_age = ?');
+      if (!keepOwner) assignments.push(OWNER_ASSIGNMENTS);
       sql = `UPDATE ${this.#table} FORCE INDEX (PRIMARY) SET ${assignments.join(', ')} WHERE session_key = ? AND expires_at > ?`;
       this.#updateStatements.set(shape, sql);
     }
@@ -313,7 +386,13 @@ export class MysqlStore implements SessionStore {
    * merge in JS, write it back, in one transaction on one connection. Four round trips, still
    * atomic against every other update of the session, which waits for the lock.
    */
-  async #updateInTransaction(key: string, patch: SessionPatch, now: number, deadline: number): Promise<boolean> {
+  async #updateInTransaction(
+    key: string,
+    patch: SessionPatch,
+    owner: (string | number | null)[] | undefined,
+    now: number,
+    deadline: number,
+  ): Promise<boolean> {
     const connection: PoolConnection = await this.#pool.getConnection();
     try {
       await connection.query('START TRANSACTION');
@@ -334,11 +413,13 @@ export class MysqlStore implements SessionStore {
       }
       const values: (string | number | null)[] = [serializeDocument(data), patch.touchedAt, patch.expiresAt];
       if (patch.cookieMaxAge !== undefined) values.push(patch.cookieMaxAge);
+      if (owner !== undefined) values.push(...owner);
       values.push(key);
       await connection.execute(
         statement(
           `UPDATE ${this.#table} SET data = ?, touched_at = ?, expires_at = ?` +
             (patch.cookieMaxAge === undefined ? '' : ', cookie_max_age = ?') +
+            (owner === undefined ? '' : `, ${OWNER_ASSIGNMENTS}`) +
             ' WHERE session_key = ?',
         ),
         values,
@@ -354,6 +435,62 @@ export class MysqlStore implements SessionStore {
     }
     connection.release();
     return true;
+  }
+
+  /**
+   * Adds the owner columns and their index to a table created before they existed. MySQL has no
+   * `ADD COLUMN IF NOT EXISTS` (MariaDB has), so information_schema says what is missing, and an
+   * instance that loses the race to add it (duplicate column or key) looks again. Columns first,
+   * in one ALTER that both servers run instantly (nullable, at the end), then the index in its
+   * own, online ALTER: together they would rebuild the table.
+   */
+  async #addMissingOwnerColumns(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const [database, table] = this.#tableName.includes('.') ? this.#tableName.split('.') : [null, this.#tableName];
+      const [columns] = await this.#pool.execute<RowDataPacket[]>(
+        statement(
+          'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?',
+        ),
+        [database, table],
+      );
+      const [indexes] = await this.#pool.execute<RowDataPacket[]>(
+        statement(
+          'SELECT 1 FROM information_schema.STATISTICS ' +
+            "WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND INDEX_NAME = 'user_id_idx' LIMIT 1",
+        ),
+        [database, table],
+      );
+      const present = new Set(columns.map((column) => String(column.name).toLowerCase()));
+      const alterations: string[] = [];
+      const missing = OWNER_COLUMNS.filter(([name]) => !present.has(name));
+      if (missing.length > 0) alterations.push(missing.map(([name, definition]) => `ADD COLUMN ${name} ${definition}`).join(', '));
+      if (indexes.length === 0) alterations.push(`ADD ${USER_ID_INDEX}`);
+      if (alterations.length === 0) return;
+      try {
+        await this.#alter(alterations);
+        return;
+      } catch (error) {
+        if (attempt < UPGRADE_ATTEMPTS && isDuplicateColumnOrKey(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Runs ALTERs on a connection of their own whose metadata-lock wait is bounded (by the operation
+   * timeout, in whole seconds): an ALTER waiting for a long transaction on the table would
+   * otherwise queue every session query behind it, for up to lock_wait_timeout (a year by
+   * default), even after this store gave up on it. The connection is closed afterwards rather
+   * than handed back with that setting.
+   */
+  async #alter(alterations: readonly string[]): Promise<void> {
+    const connection = await this.#pool.getConnection();
+    try {
+      await connection.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.ceil(this.#timeout / 1000))}`);
+      for (const alteration of alterations) await connection.query(`ALTER TABLE ${this.#table} ${alteration}`);
+    } finally {
+      connection.destroy();
+    }
   }
 
   /**
@@ -419,6 +556,60 @@ function padToPowerOfTwo<T>(items: T[]): T[] {
   return [...items, ...Array.from({ length: size - items.length }, () => last)];
 }
 
+/**
+ * The owner columns' values, NULL for no owner.
+ * @throws SessionStoreError when a field does not fit its column, or holds a lone surrogate
+ *   (utf8mb4 has no encoding for it: it would come back as U+FFFD, another user id).
+ */
+function ownerValues(operation: string, owner: SessionOwner | undefined): (string | number | null)[] {
+  if (owner === undefined) return [null, null, null, null];
+  const { userId, ip, userAgent } = owner;
+  const refuse = (problem: string) => new SessionStoreError(`Session store ${operation} refused the owner: ${problem}`);
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
+    const got = typeof userId === 'string' ? `${userId.length} characters` : typeof userId;
+    throw refuse(`userId must be a string of 1 to ${MAX_USER_ID_LENGTH} characters (got ${got})`);
+  }
+  if (ip !== undefined && (typeof ip !== 'string' || ip.length > MAX_USER_IP_LENGTH)) {
+    throw refuse(`ip must be a string of at most ${MAX_USER_IP_LENGTH} characters`);
+  }
+  if (userAgent !== undefined && (typeof userAgent !== 'string' || userAgent.length > MAX_USER_AGENT_LENGTH)) {
+    throw refuse(`userAgent must be a string of at most ${MAX_USER_AGENT_LENGTH} characters`);
+  }
+  if (![userId, ip ?? '', userAgent ?? ''].every((text) => text.isWellFormed())) {
+    throw refuse('userId, ip and userAgent must be well-formed Unicode (no lone surrogates)');
+  }
+  return [userId, ip ?? null, userAgent ?? null, owner.endsBy];
+}
+
+/** A row as a record; owner fields left NULL stay absent rather than `undefined`. */
+function toRecord(row: SessionRow): SessionRecord {
+  const cookieMaxAge = row.cookie_max_age == null ? undefined : toNumber(row.cookie_max_age, 'cookie_max_age');
+  return {
+    data: parseData(row.data),
+    createdAt: toNumber(row.created_at, 'created_at'),
+    touchedAt: toNumber(row.touched_at, 'touched_at'),
+    expiresAt: toNumber(row.expires_at, 'expires_at'),
+    ...(cookieMaxAge === undefined ? {} : { cookieMaxAge }),
+    // The store writes user_id and owner_ends_by together; a row edited by hand with only one of
+    // them reads as anonymous rather than with an owner that ends in 1970.
+    ...(row.user_id == null || row.owner_ends_by == null
+      ? {}
+      : {
+          owner: {
+            userId: toText(row.user_id, 'user_id'),
+            ...(row.user_ip == null ? {} : { ip: toText(row.user_ip, 'user_ip') }),
+            ...(row.user_agent == null ? {} : { userAgent: toText(row.user_agent, 'user_agent') }),
+            endsBy: toNumber(row.owner_ends_by, 'owner_ends_by'),
+          },
+        }),
+  };
+}
+
+function isDuplicateColumnOrKey(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return code === 'ER_DUP_FIELDNAME' || code === 'ER_DUP_KEYNAME';
+}
+
 function isDeadlock(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ER_LOCK_DEADLOCK';
 }
@@ -470,6 +661,13 @@ function parseData(value: unknown): Record<string, unknown> {
     throw new SessionStoreError('Session store row holds data that is not a JSON object');
   }
   return data as Record<string, unknown>;
+}
+
+/** A text column: a string, or a Buffer when the pool or the column's character set says binary. */
+function toText(value: unknown, column: string): string {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  throw new SessionStoreError(`Session store row has a non-text ${column}`);
 }
 
 /** mysql2 gives BIGINT as a number, or as a string with `bigNumberStrings` / `supportBigNumbers`. */

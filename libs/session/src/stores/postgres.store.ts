@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
-import type { SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
+import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
 import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
 
@@ -16,7 +16,8 @@ export interface PostgresStoreOptions {
   /**
    * The table sessions live in: a plain identifier (`sessions`) or a schema-qualified one
    * (`auth.sessions`), letters, digits and `_` only, not starting with a digit; the table part at
-   * most 48 characters (so `<table>_expires_at_idx` fits PostgreSQL's 63-byte identifier limit).
+   * most 48 characters (so its index names, `<table>_expires_at_idx` and `<table>_user_id_idx`,
+   * fit PostgreSQL's 63-byte identifier limit).
    * Used exactly as written: it is quoted, so it is case-sensitive. Anything else is refused at
    * construction, since the name is the only part of the SQL that cannot be a parameter.
    * @default 'sessions'
@@ -52,8 +53,16 @@ export const DEFAULT_POSTGRES_CLEANUP_INTERVAL = DEFAULT_CLEANUP_INTERVAL;
 
 const DEFAULT_TABLE_NAME = 'sessions';
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const INDEX_SUFFIX = '_expires_at_idx';
+const EXPIRES_AT_INDEX_SUFFIX = '_expires_at_idx';
+const USER_ID_INDEX_SUFFIX = '_user_id_idx';
 const MAX_IDENTIFIER_LENGTH = 63;
+// Index names are `<table><suffix>`: the table part leaves room for the longest suffix. PostgreSQL
+// would silently truncate a longer name, and `IF NOT EXISTS` would then look for the wrong one.
+// New suffixes must stay within this length: a shorter table limit would refuse existing names.
+const MAX_TABLE_PART_LENGTH =
+  MAX_IDENTIFIER_LENGTH - Math.max(EXPIRES_AT_INDEX_SUFFIX.length, USER_ID_INDEX_SUFFIX.length);
+/** Longest `owner.userId` accepted, as in the other SQL stores (MySQL's column is VARCHAR(255)). */
+const MAX_USER_ID_LENGTH = 255;
 // Rows deleted per statement by deleteExpired: each statement stays short (well inside the
 // operation timeout, few row locks held) even when months of expired sessions piled up.
 const DELETE_BATCH_SIZE = 5_000;
@@ -62,7 +71,9 @@ interface TableNames {
   /** `"schema"."table"` or `"table"`. */
   readonly table: string;
   /** `"table_expires_at_idx"` (an index lives in its table's schema, so it is never qualified). */
-  readonly index: string;
+  readonly expiresAtIndex: string;
+  /** `"table_user_id_idx"`: the index listByUser reads. */
+  readonly userIdIndex: string;
 }
 
 /** The reasons `tableName` is refused, empty when it is a safe identifier. */
@@ -72,11 +83,11 @@ function tableNameProblems(tableName: unknown): string[] {
   const valid =
     parts.length <= 2 &&
     parts.every((part) => IDENTIFIER.test(part) && part.length <= MAX_IDENTIFIER_LENGTH) &&
-    parts[parts.length - 1].length + INDEX_SUFFIX.length <= MAX_IDENTIFIER_LENGTH;
+    parts[parts.length - 1].length <= MAX_TABLE_PART_LENGTH;
   if (valid) return [];
   return [
     `tableName: must be "table" or "schema.table", each part letters, digits and _ not starting with a digit, ` +
-      `the table at most ${MAX_IDENTIFIER_LENGTH - INDEX_SUFFIX.length} characters (got ${JSON.stringify(tableName)})`,
+      `the table at most ${MAX_TABLE_PART_LENGTH} characters (got ${JSON.stringify(tableName)})`,
   ];
 }
 
@@ -84,29 +95,91 @@ function tableNameProblems(tableName: unknown): string[] {
 function quoteTableName(tableName: string): TableNames {
   const parts = tableName.split('.');
   // Validation allows no `"` in a part, so wrapping each part in quotes is a complete quoting.
+  const table = parts[parts.length - 1];
   return {
     table: parts.map((part) => `"${part}"`).join('.'),
-    index: `"${parts[parts.length - 1]}${INDEX_SUFFIX}"`,
+    expiresAtIndex: `"${table}${EXPIRES_AT_INDEX_SUFFIX}"`,
+    userIdIndex: `"${table}${USER_ID_INDEX_SUFFIX}"`,
   };
 }
 
-function schemaSql({ table, index }: TableNames): string {
+// The owner of a signed-in session, one column per field, all NULL for an anonymous session:
+// plain columns (not JSONB) so listByUser is an index lookup. They came after the first schema,
+// so tables created before them get them through ALTER TABLE.
+const OWNER_COLUMNS: readonly (readonly [name: string, type: string])[] = [
+  ['user_id', 'TEXT'],
+  ['user_ip', 'TEXT'],
+  ['user_agent', 'TEXT'],
+  ['owner_ends_by', 'BIGINT'],
+];
+
+/** The DDL, statement by statement, each idempotent on its own. */
+function schemaStatements({ table, expiresAtIndex, userIdIndex }: TableNames) {
+  return {
+    createTable: [
+      `CREATE TABLE IF NOT EXISTS ${table} (`,
+      `  key TEXT PRIMARY KEY,`,
+      `  data JSONB NOT NULL,`,
+      `  created_at BIGINT NOT NULL,`,
+      `  touched_at BIGINT NOT NULL,`,
+      `  expires_at BIGINT NOT NULL,`,
+      `  cookie_max_age BIGINT,`,
+      ...OWNER_COLUMNS.map(([name, type], index) => `  ${name} ${type}${index < OWNER_COLUMNS.length - 1 ? ',' : ''}`),
+      `);`,
+    ].join('\n'),
+    addOwnerColumns: [
+      `ALTER TABLE ${table}`,
+      OWNER_COLUMNS.map(([name, type]) => `  ADD COLUMN IF NOT EXISTS ${name} ${type}`).join(',\n') + ';',
+    ].join('\n'),
+    expiresAtIndex: `CREATE INDEX IF NOT EXISTS ${expiresAtIndex} ON ${table} (expires_at);`,
+    // Partial: anonymous sessions (most of them, on many sites) stay out of it.
+    userIdIndex: `CREATE INDEX IF NOT EXISTS ${userIdIndex} ON ${table} (user_id, created_at) WHERE user_id IS NOT NULL;`,
+  };
+}
+
+function schemaSql(names: TableNames): string {
+  const ddl = schemaStatements(names);
+  return [ddl.createTable, ddl.addOwnerColumns, ddl.expiresAtIndex, ddl.userIdIndex].join('\n');
+}
+
+/**
+ * What {@link PostgresStore.createTable} runs: the same DDL as {@link schemaSql}, but the ALTER and
+ * the CREATE INDEXes only when what they add is missing. Both lock the table even when they have
+ * nothing to do (ALTER TABLE exclusively, blocking reads; CREATE INDEX against writes), and a boot
+ * would then queue behind any long transaction on the table (a pg_dump, a report) with every
+ * session request queued behind it. The checks read the catalog and take no table lock.
+ */
+function createTableSql(names: TableNames): string {
+  const ddl = schemaStatements(names);
+  const { table } = names;
+  // Validated identifiers hold no quote nor `$`, so they fit in these literals and `$$` as they are.
+  const relation = `'${table}'::regclass`;
+  const indexMissing = (quoted: string) =>
+    `NOT EXISTS (SELECT FROM pg_class WHERE relname = '${quoted.slice(1, -1)}' ` +
+    `AND relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = ${relation}))`;
+  const ownerColumns = OWNER_COLUMNS.map(([name]) => `'${name}'`).join(', ');
   return [
-    `CREATE TABLE IF NOT EXISTS ${table} (`,
-    `  key TEXT PRIMARY KEY,`,
-    `  data JSONB NOT NULL,`,
-    `  created_at BIGINT NOT NULL,`,
-    `  touched_at BIGINT NOT NULL,`,
-    `  expires_at BIGINT NOT NULL,`,
-    `  cookie_max_age BIGINT`,
-    `);`,
-    `CREATE INDEX IF NOT EXISTS ${index} ON ${table} (expires_at);`,
+    ddl.createTable,
+    `DO $$BEGIN`,
+    `IF (SELECT count(*) FROM pg_attribute WHERE attrelid = ${relation} AND attname IN (${ownerColumns}) ` +
+      `AND NOT attisdropped) < ${OWNER_COLUMNS.length} THEN`,
+    ddl.addOwnerColumns,
+    `END IF;`,
+    `IF ${indexMissing(names.expiresAtIndex)} THEN`,
+    ddl.expiresAtIndex,
+    `END IF;`,
+    `IF ${indexMissing(names.userIdIndex)} THEN`,
+    ddl.userIdIndex,
+    `END IF;`,
+    `END$$;`,
   ].join('\n');
 }
 
 /**
- * The SQL that creates the table {@link PostgresStore} uses (and the index its expiry sweep
- * needs), for your migrations. Idempotent (`IF NOT EXISTS`). Timestamps are ms since the epoch;
+ * The SQL that creates the table {@link PostgresStore} uses (and the indexes its expiry sweep and
+ * `listByUser` need), for your migrations. Idempotent (`IF NOT EXISTS`), and it upgrades a table
+ * created by an earlier version: the owner columns are added when missing (`ADD COLUMN IF NOT
+ * EXISTS`, a no-op on a new table), then the index on them. Timestamps are ms since the epoch;
  * `key` is the SHA-256 of the session id, never the id itself.
  *
  * @throws SessionConfigError when `tableName` is not a safe identifier (see
@@ -195,11 +268,65 @@ interface SessionRow extends QueryResultRow {
   touched_at: BigIntValue;
   expires_at: BigIntValue;
   cookie_max_age: BigIntValue | null;
+  user_id: string | null;
+  user_ip: string | null;
+  user_agent: string | null;
+  owner_ends_by: BigIntValue | null;
+}
+
+interface ListedRow extends SessionRow {
+  key: string;
 }
 
 /** Milliseconds for a BIGINT column: whole numbers (a fraction of a millisecond carries nothing). */
 function toBigIntParam(ms: number): number {
   return Math.round(ms);
+}
+
+/**
+ * The four owner columns' parameters, NULL for no owner. TEXT cannot hold NUL nor lone surrogates
+ * either, so the strings are encoded as in the data (an ordinary user id is stored as is, and
+ * listByUser encodes the id it looks for the same way).
+ * @throws SessionStoreError when the user id is not 1 to 255 characters.
+ */
+function ownerParams(operation: string, owner: SessionOwner | undefined): (string | number | null)[] {
+  if (owner === undefined) return [null, null, null, null];
+  const { userId } = owner;
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
+    const got = typeof userId === 'string' ? `${userId.length} characters` : typeof userId;
+    throw new SessionStoreError(
+      `Session store ${operation} refused the owner: userId must be a string of 1 to ${MAX_USER_ID_LENGTH} characters (got ${got})`,
+    );
+  }
+  return [
+    encodeString(userId),
+    owner.ip === undefined ? null : encodeString(owner.ip),
+    owner.userAgent === undefined ? null : encodeString(owner.userAgent),
+    toBigIntParam(owner.endsBy),
+  ];
+}
+
+/** A row as a record; owner fields left NULL stay absent rather than `undefined`. */
+function toRecord(row: SessionRow): SessionRecord {
+  return {
+    data: fromJsonb(row.data),
+    createdAt: Number(row.created_at),
+    touchedAt: Number(row.touched_at),
+    expiresAt: Number(row.expires_at),
+    ...(row.cookie_max_age === null ? {} : { cookieMaxAge: Number(row.cookie_max_age) }),
+    // The store writes user_id and owner_ends_by together; a row edited by hand with only one of
+    // them reads as anonymous rather than with an owner that ends in 1970.
+    ...(row.user_id === null || row.owner_ends_by === null
+      ? {}
+      : {
+          owner: {
+            userId: decodeString(row.user_id),
+            ...(row.user_ip === null ? {} : { ip: decodeString(row.user_ip) }),
+            ...(row.user_agent === null ? {} : { userAgent: decodeString(row.user_agent) }),
+            endsBy: Number(row.owner_ends_by),
+          },
+        }),
+  };
 }
 
 /**
@@ -233,6 +360,7 @@ export class PostgresStore implements SessionStore {
     readonly touch: string;
     readonly destroy: string;
     readonly deleteExpired: string;
+    readonly listByUser: string;
   };
 
   /** @throws SessionConfigError listing every invalid option. */
@@ -266,27 +394,36 @@ export class PostgresStore implements SessionStore {
 
     const names = quoteTableName(tableName);
     const t = names.table;
-    const columns = 'data::text AS data, created_at, touched_at, expires_at, cookie_max_age';
+    const columns =
+      'data::text AS data, created_at, touched_at, expires_at, cookie_max_age, user_id, user_ip, user_agent, owner_ends_by';
     this.#sql = {
       // Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog ("duplicate key
       // value violates unique constraint pg_type_typname_nsp_index") when several instances boot
       // at once; a transaction-scoped advisory lock lets only one create at a time. The statements
       // of one simple query run in one implicit transaction, which holds the lock to the end.
-      schema: `SELECT pg_advisory_xact_lock(hashtext('${t}'));\n${schemaSql(names)}`,
+      schema: `SELECT pg_advisory_xact_lock(hashtext('${t}'));\n${createTableSql(names)}`,
       get: `SELECT ${columns} FROM ${t} WHERE key = $1 AND expires_at > $2`,
+      // A replaced session takes the new record's owner, or none: set() replaces the whole record.
       set:
-        `INSERT INTO ${t} (key, data, created_at, touched_at, expires_at, cookie_max_age) ` +
-        `VALUES ($1, $2::jsonb, $3, $4, $5, $6) ` +
+        `INSERT INTO ${t} (key, data, created_at, touched_at, expires_at, cookie_max_age, user_id, user_ip, user_agent, owner_ends_by) ` +
+        `VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10) ` +
         `ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at, ` +
-        `touched_at = EXCLUDED.touched_at, expires_at = EXCLUDED.expires_at, cookie_max_age = EXCLUDED.cookie_max_age`,
+        `touched_at = EXCLUDED.touched_at, expires_at = EXCLUDED.expires_at, cookie_max_age = EXCLUDED.cookie_max_age, ` +
+        `user_id = EXCLUDED.user_id, user_ip = EXCLUDED.user_ip, user_agent = EXCLUDED.user_agent, owner_ends_by = EXCLUDED.owner_ends_by`,
       // One statement: the row lock UPDATE takes makes concurrent updates of one session run one
       // after the other, each merging into what the previous one committed (READ COMMITTED
       // re-reads the row after the wait), so no writer loses another's keys. The expiry condition
       // is re-checked on that fresh row too: a session destroyed or expired meanwhile matches
       // nothing and is never brought back.
+      // The owner's four columns change together, or not at all ($9: the patch carries an owner,
+      // or null, which writes four NULLs).
       update:
         `UPDATE ${t} SET data = (data - $2::text[]) || $3::jsonb, touched_at = $4, expires_at = $5, ` +
-        `cookie_max_age = CASE WHEN $6::boolean THEN $7::bigint ELSE cookie_max_age END ` +
+        `cookie_max_age = CASE WHEN $6::boolean THEN $7::bigint ELSE cookie_max_age END, ` +
+        `user_id = CASE WHEN $9::boolean THEN $10::text ELSE user_id END, ` +
+        `user_ip = CASE WHEN $9::boolean THEN $11::text ELSE user_ip END, ` +
+        `user_agent = CASE WHEN $9::boolean THEN $12::text ELSE user_agent END, ` +
+        `owner_ends_by = CASE WHEN $9::boolean THEN $13::bigint ELSE owner_ends_by END ` +
         `WHERE key = $1 AND expires_at > $8`,
       touch: `UPDATE ${t} SET touched_at = $2, expires_at = $3 WHERE key = $1 AND expires_at > $4`,
       destroy: `DELETE FROM ${t} WHERE key = $1`,
@@ -294,6 +431,9 @@ export class PostgresStore implements SessionStore {
       // key), so a fresh record is never deleted for the expired one the subquery saw.
       deleteExpired:
         `DELETE FROM ${t} WHERE key IN (SELECT key FROM ${t} WHERE expires_at <= $1 LIMIT $2) AND expires_at <= $1`,
+      // The user_id index finds the user's rows (few) in created_at order; the key breaks ties so
+      // the order is the same on every call.
+      listByUser: `SELECT key, ${columns} FROM ${t} WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, key`,
     };
 
     this.#sweeper = new ExpiredSessionSweeper(
@@ -309,8 +449,10 @@ export class PostgresStore implements SessionStore {
   }
 
   /**
-   * Creates the table and its index when they do not exist yet ({@link renderPostgresSchema}'s
-   * SQL); safe to call on every boot and from several instances at once.
+   * Creates the table and its indexes when they do not exist yet, and adds the owner columns to a
+   * table created by an earlier version ({@link renderPostgresSchema}'s SQL, each ALTER or CREATE
+   * INDEX run only when what it adds is missing, so an up-to-date table is not locked); safe to
+   * call on every boot and from several instances at once.
    * @throws SessionStoreError when PostgreSQL refuses (no CREATE privilege) or is unreachable.
    */
   async createTable(): Promise<void> {
@@ -322,19 +464,15 @@ export class PostgresStore implements SessionStore {
     const row = result.rows[0];
     if (row === undefined) return undefined;
     try {
-      return {
-        data: fromJsonb(row.data),
-        createdAt: Number(row.created_at),
-        touchedAt: Number(row.touched_at),
-        expiresAt: Number(row.expires_at),
-        ...(row.cookie_max_age === null ? {} : { cookieMaxAge: Number(row.cookie_max_age) }),
-      };
+      return toRecord(row);
     } catch (error) {
       throw toSessionStoreError('get', error);
     }
   }
 
+  /** @throws SessionStoreError when `record.owner.userId` is not 1 to 255 characters. */
   async set(key: string, record: SessionRecord): Promise<void> {
+    const owner = ownerParams('set', record.owner);
     await this.#query('set', this.#sql.set, [
       key,
       toJsonb(record.data),
@@ -342,10 +480,13 @@ export class PostgresStore implements SessionStore {
       toBigIntParam(record.touchedAt),
       toBigIntParam(record.expiresAt),
       record.cookieMaxAge === undefined ? null : toBigIntParam(record.cookieMaxAge),
+      ...owner,
     ]);
   }
 
+  /** @throws SessionStoreError when `patch.owner.userId` is not 1 to 255 characters. */
   async update(key: string, patch: SessionPatch): Promise<boolean> {
+    const owner = ownerParams('update', patch.owner ?? undefined);
     const result = await this.#query('update', this.#sql.update, [
       key,
       patch.unset.map(encodeString),
@@ -355,8 +496,24 @@ export class PostgresStore implements SessionStore {
       patch.cookieMaxAge !== undefined,
       patch.cookieMaxAge == null ? null : toBigIntParam(patch.cookieMaxAge),
       this.#now(),
+      patch.owner !== undefined,
+      ...owner,
     ]);
     return result.rowCount === 1;
+  }
+
+  /**
+   * The live sessions of `userId`, oldest first: one statement on the user_id index. The id is
+   * compared exactly (TEXT equality is byte-wise), so ids differing only in case are different
+   * users. Rows written before the owner columns existed have no owner and are never listed.
+   */
+  async listByUser(userId: string): Promise<StoredSession[]> {
+    const result = await this.#query<ListedRow>('listByUser', this.#sql.listByUser, [encodeString(userId), this.#now()]);
+    try {
+      return result.rows.map((row) => ({ key: row.key, record: toRecord(row) }));
+    } catch (error) {
+      throw toSessionStoreError('listByUser', error);
+    }
   }
 
   async destroy(key: string): Promise<void> {
