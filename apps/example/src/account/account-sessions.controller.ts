@@ -48,7 +48,7 @@ export class AccountSessionsController {
   @Post(':id/revoke')
   async revoke(@Req() request: Request, @Res() response: Response, @Session() session: ExampleSession, @Param('id') id: string): Promise<void> {
     const userId = session.user!.id;
-    if (id === this.sessions.idOf(session)) {
+    if (this.sessions.isCurrent(id, session)) {
       // This device: an ordinary logout, then a fresh session for the message on the login page.
       await session.logout();
       const next = await session.regenerate();

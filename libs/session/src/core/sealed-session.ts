@@ -18,6 +18,11 @@ export interface SealedSession {
   readonly d: Record<string, unknown>;
   /** Per-session cookie lifetime, ms. */
   readonly m?: number;
+  /**
+   * When the session's registry entry (signed-in sessions, with a revocation store that lists
+   * per user) was last written, ms since the epoch: tells the next request when it is due again.
+   */
+  readonly r?: number;
 }
 
 /** The JSON text sealed into the cookie. */
@@ -49,5 +54,7 @@ export function parseSealedSession(text: string): SealedSession | undefined {
     t: payload.t as number,
     d: payload.d as Record<string, unknown>,
     ...(payload.m === undefined ? {} : { m: payload.m }),
+    // Only a hint of when to refresh the registry: a bad value means "refresh now", not a refusal.
+    ...(typeof payload.r === 'number' && Number.isFinite(payload.r) ? { r: payload.r } : {}),
   };
 }

@@ -237,6 +237,16 @@ describe.each(['server', 'cookie'] as const)('lifecycle events from the session 
     expect(seen).toEqual([{ type: 'expired', sessionIdHash: hashSessionId(active.id), userId: 'bob', reason: 'absolute-timeout', at: clock.now }]);
   });
 
+  it('a sign-in whose commit fails reports neither rotated nor created', async () => {
+    const { load, seen, store, manager } = setUp({ mode });
+    const session = await load();
+    await session.login({ id: 'alice' });
+    // Server-side the record, client-side the registry entry: the write that completes the sign-in.
+    jest.spyOn(store, 'set').mockRejectedValue(new Error('store down'));
+    await expect(manager.commit(session)).rejects.toThrow(/store down/);
+    expect(seen.filter((event) => event.type === 'rotated' || event.type === 'created')).toEqual([]);
+  });
+
   it('costs nothing when nobody listens: no loaded event is built', async () => {
     const store = new MemoryStore({ clock: () => T0 });
     const events = new SessionEvents();

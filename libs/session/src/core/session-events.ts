@@ -42,7 +42,7 @@ export type SessionEventType = keyof SessionEventPayloads;
 export type SessionEvent<T extends SessionEventType = SessionEventType> = {
   [K in T]: {
     readonly type: K;
-    /** SHA-256 of the session id (hex): the session's store key. */
+    /** SHA-256 of the session id (base64url): the session's store key. */
     readonly sessionIdHash: string;
     /** When it happened, in ms since the epoch. */
     readonly at: number;

@@ -88,6 +88,8 @@ interface OpenedSealedCookie {
   readonly touchedAt: number;
   readonly cookieMaxAge: number | undefined;
   readonly sealedWithCurrentKey: boolean;
+  /** When the registry entry was last written (`r`), if the cookie says. */
+  readonly recordedAt: number | undefined;
   /** The parsed data, used once, by the request that opened the value. */
   firstData: Record<string, unknown> | undefined;
   /** Each data key's JSON, set once a session was restored from this value. */
@@ -211,6 +213,17 @@ export class SessionManager implements SessionRuntime {
   commitNow(handle: SessionHandle): Promise<void> | undefined {
     const session = latestSession(handle);
     const state = internals(session);
+    const result = this.#commitState(session, state);
+    // Events that report a completed sign-in wait for the write that completes it.
+    if (state.pendingEvents === undefined) return result;
+    if (result === undefined) {
+      this.#flushEvents(state);
+      return undefined;
+    }
+    return result.then(() => this.#flushEvents(state));
+  }
+
+  #commitState(session: SessionHandle, state: SessionInternals): Promise<void> | undefined {
     if (state.failed) {
       // A store call made by the handler failed: what the session holds now may be half-applied,
       // so nothing is saved and the response must not report success (the adapter answers 503).
@@ -220,8 +233,9 @@ export class SessionManager implements SessionRuntime {
     if (state.destroyed) return undefined;
     if (state.isNew && !this.#shouldCreate(session)) return undefined;
     if (this.#cookieMode) {
+      const change = this.#registry ? this.#registryChange(session, state) : undefined;
       this.#seal(session, state);
-      return this.#registry ? this.#recordSealed(session, state) : undefined;
+      return change && this.#writeRegistry(state, change);
     }
     return this.#persist(session, state);
   }
@@ -284,7 +298,7 @@ export class SessionManager implements SessionRuntime {
     return this.#forHandler(session, async (state) => {
       if (state.destroyed) {
         const next = this.#replace(session, state);
-        if (userId !== undefined) this.#emitRotated(internals(next), userId, undefined);
+        if (userId !== undefined) this.#queueRotated(internals(next), userId, undefined);
         return next;
       }
       const previous = state.isNew ? undefined : state.key;
@@ -302,7 +316,7 @@ export class SessionManager implements SessionRuntime {
       state.ownerId = undefined;
       state.recordedTouchedAt = now;
       replaceSessionData(session, {});
-      if (userId !== undefined) this.#emitRotated(state, userId, previous);
+      if (userId !== undefined) this.#queueRotated(state, userId, previous);
       return session;
     });
   }
@@ -394,7 +408,11 @@ export class SessionManager implements SessionRuntime {
       const sessionKey = this.#cookieMode ? registeredSessionKey(record) : key;
       if (sessionKey !== undefined) sessions.push({ key: sessionKey, record, owner });
     }
-    return sessions;
+    if (!this.#cookieMode) return sessions;
+    // Client-side, an entry rewritten by a request that was in flight while its session was
+    // revoked may outlive the revocation: the revocation list has the last word.
+    const revoked = await Promise.all(sessions.map((session) => this.#storeCall('get', () => this.store.get(session.key))));
+    return sessions.filter((_, index) => revoked[index] === undefined);
   }
 
   /**
@@ -424,7 +442,7 @@ export class SessionManager implements SessionRuntime {
    * is not one of ours, or the session is gone or signed out.
    */
   async findSession(publicId: string): Promise<OwnedSession | undefined> {
-    const key = openPublicSessionId(publicId, this.#keyRing);
+    const key = openPublicSessionId(publicId, this.#keyRing, this.options.name);
     if (key === undefined) return undefined;
     const lookup = this.#cookieMode ? registryKeyOf(key) : key;
     const record = await this.#storeCall('get', () => this.store.get(lookup));
@@ -435,7 +453,13 @@ export class SessionManager implements SessionRuntime {
 
   /** @internal SessionService: the id a session is shown under (see `UserSession.id`). */
   publicIdOf(key: string): string {
-    return sealPublicSessionId(key, this.#keyRing);
+    return sealPublicSessionId(key, this.#keyRing, this.options.name);
+  }
+
+  /** @internal SessionService: whether a public id names the request's own session. */
+  isPublicIdOf(publicId: string, handle: SessionHandle): boolean {
+    const key = this.storedKeyOf(handle);
+    return key !== undefined && openPublicSessionId(publicId, this.#keyRing, this.options.name) === key;
   }
 
   /** @internal SessionService: the store key of a request's session, if it has been stored. */
@@ -456,40 +480,58 @@ export class SessionManager implements SessionRuntime {
   }
 
   /**
-   * `maxSessionsPerUser`: once a new session of `userId` is recorded, the oldest others go until
-   * the user has no more than the limit. The new session is never the one evicted.
+   * `maxSessionsPerUser`: once a new session of `userId` is recorded, the user's oldest sessions
+   * go until no more than the limit are left. Sessions are ranked by sign-in time (then key), the
+   * new one included, and only sessions older than it are evicted: two sign-ins at the same
+   * moment never evict each other (the later one evicts the earlier), and the new session is
+   * never evicted by its own sign-in. If the eviction fails, the new session is removed again
+   * (best effort) before the failure is reported, so a sign-in answered with 503 leaves no
+   * half-made session behind.
    */
-  async #enforceSessionLimit(userId: string, currentKey: string): Promise<void> {
+  async #enforceSessionLimit(userId: string, currentKey: string, createdAt: number, undo: () => Promise<void>): Promise<void> {
     const limit = this.options.maxSessionsPerUser;
     if (limit === undefined) return;
-    const others = (await this.listSessionsOf(userId)).filter((found) => found.key !== currentKey);
-    const excess = others.length + 1 - limit;
-    if (excess <= 0) return;
-    others.sort((a, b) => a.record.createdAt - b.record.createdAt);
-    for (const oldest of others.slice(0, excess)) await this.revokeSession(oldest, 'max-sessions');
+    try {
+      const sessions = (await this.listSessionsOf(userId)).filter((found) => found.key !== currentKey);
+      const current = { key: currentKey, createdAt };
+      const older = sessions.filter((found) => compareAge(found.key, found.record.createdAt, current.key, current.createdAt) < 0);
+      const excess = sessions.length + 1 - limit;
+      if (excess <= 0) return;
+      older.sort((a, b) => compareAge(a.key, a.record.createdAt, b.key, b.record.createdAt));
+      for (const oldest of older.slice(0, excess)) await this.revokeSession(oldest, 'max-sessions');
+    } catch (error) {
+      await undo().catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
-   * Client-side, after a seal: keeps the registry entry of a signed-in session in step with it.
-   * Written when the user signs in (or `session.user` changes), removed when they sign out,
-   * touched once per touch interval so the list shows when the device was last seen. Undefined
-   * when nothing needs writing, which is nearly always.
+   * Client-side: what the registry entry of this session needs, decided before the seal, so the
+   * cookie records when the entry was written (`r`). Written when the user signs in (or
+   * `session.user` changes), removed when they sign out, and rewritten whole once per touch
+   * interval: a rewrite, not a touch, so an entry that was lost (a restart of an in-memory
+   * store, a cookie from before the registry existed) comes back, and frequent data changes
+   * (which re-seal without a due touch) cannot let it lapse. Undefined, nearly always: nothing.
    */
-  #recordSealed(session: SessionHandle, state: SessionInternals): Promise<void> | undefined {
+  #registryChange(session: SessionHandle, state: SessionInternals): RegistryChange | undefined {
     const userId = userIdOf(session);
-    if (userId === state.ownerId) {
-      if (userId === undefined || state.touchedAt - state.recordedTouchedAt < this.#policy.touchInterval) return undefined;
-      return this.#touchRegistry(state);
+    const previous = state.ownerId;
+    if (userId === previous && (userId === undefined || this.#clock() - state.recordedTouchedAt < this.#policy.touchInterval)) {
+      return undefined;
     }
-    return this.#register(state, userId);
+    if (userId !== undefined) {
+      state.recordedTouchedAt = this.#clock();
+      state.touchRequested = true; // re-seal, so the cookie carries the new `r`
+    }
+    state.ownerId = userId;
+    return { userId, signedIn: userId !== undefined && userId !== previous, hadEntry: previous !== undefined };
   }
 
-  async #register(state: SessionInternals, userId: string | undefined): Promise<void> {
+  async #writeRegistry(state: SessionInternals, change: RegistryChange): Promise<void> {
     const key = state.key;
     const registryKey = registryKeyOf(key);
-    if (userId === undefined) {
-      await this.#storeCall('destroy', () => this.store.destroy(registryKey));
-      state.ownerId = undefined;
+    if (change.userId === undefined) {
+      if (change.hadEntry) await this.#storeCall('destroy', () => this.store.destroy(registryKey));
       return;
     }
     const entry: SessionRecord = {
@@ -497,32 +539,30 @@ export class SessionManager implements SessionRuntime {
       createdAt: state.createdAt,
       touchedAt: state.touchedAt,
       expiresAt: computeExpiresAt(state, this.#policy),
-      owner: this.#ownerFor(state, userId),
+      owner: this.#ownerFor(state, change.userId),
     };
     await this.#storeCall('set', () => this.store.set(registryKey, entry));
-    state.ownerId = userId;
-    state.recordedTouchedAt = state.touchedAt;
-    await this.#enforceSessionLimit(userId, key);
-  }
-
-  async #touchRegistry(state: SessionInternals): Promise<void> {
-    const lifetime: SessionRecord = {
-      data: {},
-      createdAt: state.createdAt,
-      touchedAt: state.touchedAt,
-      expiresAt: computeExpiresAt(state, this.#policy),
-    };
-    await this.#storeCall('touch', () => this.store.touch(registryKeyOf(state.key), lifetime));
-    state.recordedTouchedAt = state.touchedAt;
+    if (change.signedIn) await this.#enforceSessionLimit(change.userId, key, state.createdAt, () => this.store.destroy(registryKey));
   }
 
   #emit(event: SessionEvent): void {
     this.#events.emit(event);
   }
 
-  #emitRotated(state: SessionInternals, userId: string, previous: string | undefined): void {
+  /** Holds an event until the request's commit has succeeded. */
+  #queue(state: SessionInternals, event: SessionEvent): void {
+    (state.pendingEvents ??= []).push(event);
+  }
+
+  #flushEvents(state: SessionInternals): void {
+    const pending = state.pendingEvents;
+    state.pendingEvents = undefined;
+    for (const event of pending ?? []) this.#emit(event);
+  }
+
+  #queueRotated(state: SessionInternals, userId: string, previous: string | undefined): void {
     if (!this.#events.has('rotated')) return;
-    this.#emit({
+    this.#queue(state, {
       type: 'rotated',
       sessionIdHash: state.key,
       at: this.#clock(),
@@ -629,6 +669,7 @@ export class SessionManager implements SessionRuntime {
       touchedAt: payload.t,
       cookieMaxAge: payload.m,
       sealedWithCurrentKey: opened.sealedWithCurrentKey,
+      recordedAt: payload.r,
       firstData: payload.d,
       snapshot: undefined,
     };
@@ -662,7 +703,9 @@ export class SessionManager implements SessionRuntime {
     state.sealedValue = sealCookieValue(plaintext, this.#keyRing, this.options.name, this.#random);
     state.persisted = snapshot;
     state.touchedAt = now;
-    if (state.isNew) this.#emit({ type: 'created', sessionIdHash: state.key, at: now, ...userField(userIdOf(session)) });
+    if (state.isNew && this.#events.has('created')) {
+      this.#queue(state, { type: 'created', sessionIdHash: state.key, at: now, ...userField(userIdOf(session)) });
+    }
     state.isNew = false;
     state.cookieStale = true;
     state.touchRequested = false;
@@ -687,6 +730,7 @@ export class SessionManager implements SessionRuntime {
       t: touchedAt,
       d: data,
       ...(state.cookieMaxAge === undefined ? {} : { m: state.cookieMaxAge }),
+      ...(this.#registry && state.ownerId !== undefined ? { r: state.recordedTouchedAt } : {}),
     });
   }
 
@@ -765,7 +809,15 @@ export class SessionManager implements SessionRuntime {
   #restore(
     id: string,
     key: string,
-    lifetime: { readonly createdAt: number; readonly touchedAt: number; readonly cookieMaxAge?: number },
+    lifetime: {
+      readonly createdAt: number;
+      readonly touchedAt: number;
+      readonly cookieMaxAge?: number;
+      /** Server-side: the owner the store's record carries. */
+      readonly owner?: SessionOwner;
+      /** Client-side: when the registry entry was last written, as the cookie says. */
+      readonly recordedAt?: number;
+    },
     data: Record<string, unknown>,
     reissue: boolean,
     secureRequest: boolean,
@@ -788,9 +840,20 @@ export class SessionManager implements SessionRuntime {
     const state = internals(session);
     // A snapshot given is that of `data` (shared and never modified, so no copy is needed).
     state.persisted = snapshot ?? snapshotData(readSessionData(session));
-    state.ownerId = signedInUserId(data);
+    const userId = signedInUserId(data);
+    if (this.#cookieMode) {
+      state.ownerId = userId;
+      // A cookie without `r` (sealed before the registry existed) has its entry written now.
+      state.recordedTouchedAt = lifetime.recordedAt ?? Number.NEGATIVE_INFINITY;
+    } else {
+      state.ownerId = lifetime.owner?.userId;
+      // A signed-in record without its owner (written before owners existed, or by an older
+      // instance during a rolling deploy) is given one by this request's commit, so "sign out
+      // everywhere" reaches it.
+      if (state.ownerId !== userId) state.touchRequested = true;
+    }
     if (this.#events.has('loaded')) {
-      this.#emit({ type: 'loaded', sessionIdHash: key, at: this.#clock(), ...userField(state.ownerId) });
+      this.#emit({ type: 'loaded', sessionIdHash: key, at: this.#clock(), ...userField(userId) });
     }
     return session;
   }
@@ -846,13 +909,14 @@ export class SessionManager implements SessionRuntime {
       const created = state.isNew;
       state.isNew = false;
       state.ownerId = userId;
+      if (created && userId !== undefined) await this.#enforceSessionLimit(userId, key, state.createdAt, () => this.store.destroy(key));
+      // The sign-in is complete: what it queued (`rotated`) is told first, then `created`.
+      this.#flushEvents(state);
       if (created) this.#emit({ type: 'created', sessionIdHash: key, at: now, ...userField(userId) });
-      if (created && userId !== undefined) await this.#enforceSessionLimit(userId, key);
-    } else if (dataChanged || state.cookieMaxAgeChanged) {
-      // The signed-in user changed without login()/logout(): the store's owner must follow, or
-      // "sign out everywhere" would miss (or wrongly list) this session.
-      const userChanged = diff.changed.includes('user') || diff.removed.includes('user');
-      const userId = userChanged ? userIdInSnapshot(snapshot) : state.ownerId;
+    } else if (dataChanged || state.cookieMaxAgeChanged || userIdInSnapshot(snapshot) !== state.ownerId) {
+      // The signed-in user changed without login()/logout(), or the record has no owner yet: the
+      // store's owner must follow, or "sign out everywhere" would miss (or wrongly list) it.
+      const userId = userIdInSnapshot(snapshot);
       const ownerChanged = userId !== state.ownerId;
       const patch: SessionPatch = {
         set: parseSnapshot(snapshot, diff.changed),
@@ -901,6 +965,22 @@ export class SessionManager implements SessionRuntime {
       throw toSessionStoreError(operation, error);
     }
   }
+}
+
+/** What a client-side commit does to the session's registry entry. */
+interface RegistryChange {
+  /** The signed-in user; undefined removes the entry. */
+  readonly userId: string | undefined;
+  /** A user signed in (or `session.user` was set to another user) in this request. */
+  readonly signedIn: boolean;
+  /** An entry may exist from an earlier request. */
+  readonly hadEntry: boolean;
+}
+
+/** Orders sessions by sign-in time, then key, so two sessions never tie. */
+function compareAge(keyA: string, createdA: number, keyB: string, createdB: number): number {
+  if (createdA !== createdB) return createdA - createdB;
+  return keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
 }
 
 /** Client-side registry entries name the session they stand for in this data field. */

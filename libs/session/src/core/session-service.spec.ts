@@ -252,6 +252,92 @@ describe.each(['server', 'cookie'] as const)('SessionService (%s mode)', (mode) 
     ]);
   });
 
+  it('maxSessionsPerUser: two sign-ins committed at the same moment leave one session, never none', async () => {
+    const { service, load, manager, whoIs } = setUp({ mode, maxSessionsPerUser: 1 });
+    const [first, second] = [await load(), await load()];
+    await first.login({ id: 'alice' });
+    await second.login({ id: 'alice' });
+    await Promise.all([manager.commit(first), manager.commit(second)]);
+    const cookies = [first, second].map((session) => {
+      const header = manager.setCookieHeader(session)!;
+      return decodeURIComponent(header.split(';', 1)[0].slice('sid='.length));
+    });
+    const signedIn = await Promise.all(cookies.map((cookie) => whoIs(cookie)));
+    expect(signedIn.filter((user) => user === 'alice')).toHaveLength(1);
+    await expect(service.listForUser('alice')).resolves.toHaveLength(1);
+  });
+
+  it('maxSessionsPerUser: when the eviction fails, the sign-in fails and leaves no session behind', async () => {
+    const clock = { now: T0 };
+    const inner = new MemoryStore({ clock: () => clock.now });
+    let listing = 'works';
+    const store: SessionStore = {
+      get: (key) => inner.get(key),
+      set: (key, record) => inner.set(key, record),
+      update: (key, patch) => inner.update(key, patch),
+      destroy: (key) => inner.destroy(key),
+      touch: (key, record) => inner.touch(key, record),
+      listByUser: (userId) => (listing === 'works' ? inner.listByUser(userId) : Promise.reject(new Error('connection reset'))),
+    };
+    const { service, signIn, load, manager, seen } = setUp({ mode, maxSessionsPerUser: 1 }, store);
+    await signIn('alice');
+    seen.length = 0;
+    listing = 'fails';
+    const session = await load();
+    await session.login({ id: 'alice' });
+    await expect(manager.commit(session)).rejects.toThrow(/connection reset/);
+    listing = 'works';
+    expect(await service.listForUser('alice')).toHaveLength(1);
+    expect(seen).toEqual([]);
+  });
+
+  it('reaches a signed-in session whose record or registry entry has no owner (older version, lost entry)', async () => {
+    const { service, signIn, load, finish, clock, store } = setUp({ mode });
+    const cookie = await signIn('alice');
+    const memory = store as MemoryStore;
+    if (mode === 'server') {
+      // As an older instance wrote it: the user in the data, no owner on the record.
+      const key = hashSessionId((await load(cookie)).id);
+      const { owner: _owner, ...withoutOwner } = (await memory.get(key))!;
+      await memory.set(key, withoutOwner);
+    } else {
+      // The revocation store lost its entries (an in-memory store restarted).
+      await memory.clear();
+    }
+    await expect(service.listForUser('alice')).resolves.toEqual([]);
+    clock.now += MINUTE; // client-side, the entry is rewritten once per touch interval
+    await finish(await load(cookie), cookie);
+    await expect(service.revokeAllForUser('alice')).resolves.toBe(1);
+    expect((await load(cookie) as Data).user).toBeUndefined();
+  });
+
+  it('keeps a session listed and revocable however often its data changes', async () => {
+    const { service, signIn, load, finish, clock, whoIs } = setUp({ mode, idleTimeout: 30 * MINUTE });
+    let cookie = await signIn('alice');
+    for (let step = 0; step < 70; step++) {
+      clock.now += 30_000; // a write every 30 s for 35 minutes: longer than the idle timeout
+      const session = (await load(cookie)) as Data;
+      session.visits = step;
+      cookie = (await finish(session, cookie))!;
+    }
+    expect(await whoIs(cookie)).toBe('alice');
+    const [entry] = await service.listForUser('alice');
+    expect(entry.lastSeenAt.getTime()).toBeGreaterThanOrEqual(clock.now - MINUTE);
+    await expect(service.revokeAllForUser('alice')).resolves.toBe(1);
+    expect(await whoIs(cookie)).toBeUndefined();
+  });
+
+  it('isCurrent compares sessions, not strings', async () => {
+    const { service, signIn, load } = setUp({ mode });
+    const cookie = await signIn('alice');
+    const other = await signIn('alice');
+    const session = await load(cookie);
+    const list = await service.listForUser('alice', { current: session });
+    expect(list.map((entry) => service.isCurrent(entry.id, session))).toEqual(list.map((entry) => entry.current));
+    expect(service.isCurrent('garbage', session)).toBe(false);
+    expect(service.isCurrent(list.find((entry) => entry.current)!.id, await load(other))).toBe(false);
+  });
+
   it('rejects bad arguments with a TypeError', async () => {
     const { service } = setUp({ mode });
     await expect(service.listForUser('')).rejects.toThrow(TypeError);

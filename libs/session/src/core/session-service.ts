@@ -78,6 +78,14 @@ export class SessionService {
     return key === undefined ? undefined : this.#manager.publicIdOf(key);
   }
 
+  /**
+   * Whether `id` (a {@link UserSession.id}) names the request's own session: compares the
+   * sessions, not the strings, so an id listed before a secret rotation still matches.
+   */
+  isCurrent(id: string, session: SessionHandle): boolean {
+    return typeof id === 'string' && this.#manager.isPublicIdOf(id, checkHandle(session));
+  }
+
   /** The live sessions of `userId`, oldest sign-in first. */
   async listForUser(userId: string | number, options: ListSessionsOptions = {}): Promise<UserSession[]> {
     const currentKey = options.current === undefined ? undefined : this.#manager.storedKeyOf(checkHandle(options.current));

@@ -1,6 +1,7 @@
 import type { SessionHandle, SessionInternals } from './session';
 import type { DataSnapshot } from './session-diff';
 import type { SessionDevice } from './session-owner';
+import type { SessionEvent } from './session-events';
 import { generateSessionId, hashSessionId, type RandomSource } from './session-id';
 
 /** What a session's bookkeeping starts from; `id` left out draws a new one when first needed. */
@@ -37,6 +38,7 @@ export class SessionState implements SessionInternals {
   device: (() => SessionDevice) | undefined;
   ownerId: string | undefined = undefined;
   recordedTouchedAt: number;
+  pendingEvents: SessionEvent[] | undefined = undefined;
 
   constructor(init: SessionStateInit, random: RandomSource | undefined) {
     this.#id = init.id;

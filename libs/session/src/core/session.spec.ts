@@ -41,6 +41,7 @@ function newInternals(overrides: Partial<SessionInternals> = {}): SessionInterna
     device: undefined,
     ownerId: undefined,
     recordedTouchedAt: T0,
+    pendingEvents: undefined,
     ...overrides,
   };
 }

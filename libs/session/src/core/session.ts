@@ -2,6 +2,7 @@ import { SessionError } from './errors';
 import { addFlash, FLASH_KEY, readFlash, type FlashMessages } from './flash';
 import type { DataSnapshot } from './session-diff';
 import { MAX_USER_ID_LENGTH, type SessionDevice } from './session-owner';
+import type { SessionEvent } from './session-events';
 import type { SameSite } from './session-options';
 
 /** Node-style callback accepted by every asynchronous session method, as in express-session. */
@@ -83,8 +84,10 @@ export interface SessionInternals {
   device: (() => SessionDevice) | undefined;
   /** The user id the store's record (or, client-side, the registry entry) is owned by. */
   ownerId: string | undefined;
-  /** Client-side: the last activity recorded in the registry entry (touched once per interval). */
+  /** Client-side: when the registry entry was last written (rewritten once per touch interval). */
   recordedTouchedAt: number;
+  /** Events that only hold once the commit succeeds (`rotated`, client-side `created`). */
+  pendingEvents: SessionEvent[] | undefined;
 }
 
 // Set by SessionHandle's static block: the only way to read its private fields from outside.
