@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { createClient, RESP_TYPES } from 'redis';
+import { createClient, createCluster, RESP_TYPES } from 'redis';
 import { SessionConfigError, SessionStoreError, type SessionOwner, type SessionPatch, type SessionRecord } from '@app/session';
 import { RedisStore, type RedisStoreClient, type RedisStoreOptions } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
@@ -167,6 +167,15 @@ describe('RedisStore options', () => {
 
   it('refuses options that are not an object', () => {
     expect(() => new RedisStore(undefined as unknown as RedisStoreOptions)).toThrow(SessionConfigError);
+  });
+
+  it('takes a cluster client, but refuses localCache with it, saying why', () => {
+    // Never connected: only the shape is checked. The cluster itself: test/multi-instance.
+    const cluster = createCluster({ rootNodes: [{ url: REDIS_URL }], RESP: 3 });
+    expect(() => new RedisStore({ client: cluster })).not.toThrow();
+    expect(() => new RedisStore({ client: cluster, localCache: true })).toThrow(
+      /RedisStore localCache: not supported with a Redis Cluster client \(createCluster\(\)\)/,
+    );
   });
 });
 

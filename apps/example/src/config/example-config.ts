@@ -12,6 +12,11 @@ export interface ExampleStoreConfig {
   readonly kind: ExampleStoreKind;
   /** `REDIS_URL`. */
   readonly redisUrl: string;
+  /**
+   * `REDIS_CLUSTER_NODES`: `host:port` of one or more nodes of a Redis Cluster (comma-separated).
+   * When given, the Redis store talks to that cluster (`createCluster`), and `REDIS_URL` is unused.
+   */
+  readonly redisClusterNodes: readonly string[];
   /** `DATABASE_URL` (PostgreSQL). */
   readonly databaseUrl: string;
   /** `MYSQL_URL` (MariaDB or MySQL). */
@@ -69,7 +74,8 @@ export class ExampleConfigError extends Error {
  * store settings: `SESSION_STORE` (memory | redis | postgres | mysql | memcached | cookie, default
  * memory; `cookie` seals the session in the cookie, with `REVOCATION_STORE` for the revocation list),
  * `REDIS_URL`, `DATABASE_URL`, `MYSQL_URL`, `MEMCACHED_URL` (defaults: the standard ports on
- * 127.0.0.1), `SESSION_TABLE` (default sessions) and `SESSION_KEY_PREFIX` (default sess:).
+ * 127.0.0.1), `REDIS_CLUSTER_NODES` (`host:port,host:port,...`: use a Redis Cluster instead of
+ * `REDIS_URL`), `SESSION_TABLE` (default sessions) and `SESSION_KEY_PREFIX` (default sess:).
  */
 export function loadExampleConfig(env: NodeJS.ProcessEnv = process.env): ExampleConfig {
   const problems: string[] = [];
@@ -109,10 +115,12 @@ export function loadExampleConfig(env: NodeJS.ProcessEnv = process.env): Example
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table)) {
     problems.push(`SESSION_TABLE: must be a plain SQL identifier (letters, digits, _) (got "${table}")`);
   }
+  const redisClusterNodes = clusterNodes(env.REDIS_CLUSTER_NODES, problems);
   const store: ExampleStoreConfig = {
     mode,
     kind,
     redisUrl: env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379',
+    redisClusterNodes,
     databaseUrl: env.DATABASE_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/test',
     mysqlUrl: env.MYSQL_URL?.trim() || 'mysql://root@127.0.0.1:3306/test',
     memcachedUrl: env.MEMCACHED_URL?.trim() || '127.0.0.1:11211',
@@ -128,6 +136,20 @@ export function loadExampleConfig(env: NodeJS.ProcessEnv = process.env): Example
 
   if (problems.length > 0) throw new ExampleConfigError(problems);
   return { port, sessionSecrets, trustProxy, production, store, loginThrottle };
+}
+
+/** `REDIS_CLUSTER_NODES`: comma-separated `host:port` entries (IPv6 hosts in brackets). */
+function clusterNodes(raw: string | undefined, problems: string[]): string[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const nodes = raw.split(',').map((entry) => entry.trim());
+  const bad = nodes.filter((node) => {
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(node);
+    return !match || Number(match[2]) < 1 || Number(match[2]) > 65535;
+  });
+  if (bad.length > 0) {
+    problems.push(`REDIS_CLUSTER_NODES: must be a comma-separated list of host:port (got ${bad.map((node) => `"${node}"`).join(', ')})`);
+  }
+  return nodes;
 }
 
 function positiveInteger(name: string, raw: string | undefined, fallback: number, problems: string[]): number {

@@ -2,7 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import { Client as MemcachedClient } from 'memjs';
 import { createPool } from 'mysql2/promise';
 import { Pool } from 'pg';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { MemcachedStore, MemoryStore, MysqlStore, PostgresStore, RedisStore, type SessionStore } from '@app/session';
 import type { ExampleStoreConfig } from '../config/example-config';
 
@@ -23,6 +23,7 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
       return { store: new MemoryStore(), close: () => Promise.resolve() };
 
     case 'redis': {
+      if (config.redisClusterNodes.length > 0) return openRedisCluster(config, logger);
       // RESP3 with invalidation messages, for the store's localCache: reads of unchanged sessions
       // are answered from this instance's memory, and Redis tells the client when any instance
       // changes or deletes one (CLIENT TRACKING).
@@ -71,4 +72,24 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
     }
 
   }
+}
+
+/**
+ * `REDIS_CLUSTER_NODES`: the Redis store on a Redis Cluster. node-redis finds the other nodes from
+ * the ones given and sends each command to the node holding its key; the session keys spread over
+ * the cluster (the prefix has no `{...}` hash tag), each user's index sits in one slot. No
+ * localCache: the store refuses it on a cluster client, so every read is one round trip.
+ */
+async function openRedisCluster(config: ExampleStoreConfig, logger: LoggerService): Promise<ExampleStore> {
+  const cluster = createCluster({ rootNodes: config.redisClusterNodes.map((node) => ({ url: `redis://${node}` })) });
+  cluster.on('error', (error: Error) => {
+    logger.warn(`Redis Cluster: ${error.message}`, 'SessionStore');
+  });
+  await cluster.connect();
+  return {
+    store: new RedisStore({ client: cluster, prefix: config.keyPrefix }),
+    close: async () => {
+      await cluster.close();
+    },
+  };
 }

@@ -674,13 +674,26 @@ function localCacheSize(option: RedisStoreOptions['localCache'], client: RedisSt
     problems.push(`RedisStore localCache: must be true, false or { maxEntries } (got ${typeof option})`);
     return undefined;
   }
-  if (client && (client.options?.RESP !== 3 || client.options.emitInvalidate !== true || typeof client.on !== 'function')) {
+  if (client && isClusterClient(client)) {
+    // The cache drops copies on the client's 'invalidate' events; a cluster client takes no
+    // emitInvalidate and never emits them, so changes made by other instances would go unseen.
+    problems.push(
+      'RedisStore localCache: not supported with a Redis Cluster client (createCluster()); ' +
+        'leave localCache off on a cluster (each read is then one round trip to the node holding the session)',
+    );
+  } else if (client && (client.options?.RESP !== 3 || client.options.emitInvalidate !== true || typeof client.on !== 'function')) {
     problems.push(
       'RedisStore localCache: needs a client created with createClient({ RESP: 3, emitInvalidate: true }) ' +
         '(Redis then reports changes to the sessions this instance holds); a cluster client is not supported',
     );
   }
   return size;
+}
+
+/** Whether the client is node-redis's cluster client (`createCluster()`), by its node lookup. */
+function isClusterClient(client: RedisStoreClient): boolean {
+  const candidate = client as unknown as { nodeClient?: unknown; getSlotMaster?: unknown };
+  return typeof candidate.nodeClient === 'function' && typeof candidate.getSlotMaster === 'function';
 }
 
 /** Turns the fields of a session hash into a record; undefined when absent or expired. */
