@@ -13,7 +13,7 @@ import {
   runName,
   runSeveralInstancesScenario,
   startInstance,
-  startInstances,
+  startsInstances,
   type Instance,
 } from './support';
 
@@ -45,22 +45,10 @@ function secretsEnv(secrets: readonly string[]): string {
 describeWithService('redis')('several example instances in cookie mode, sharing the key ring and the revocation list', () => {
   const prefix = `${runName('mi_cookie')}:`;
   const config = exampleConfig({ SESSION_STORE: 'cookie', REVOCATION_STORE: 'redis', SESSION_KEY_PREFIX: prefix });
-  let instances: Instance[] = [];
-
-  beforeAll(async () => {
-    instances = await startInstances(['A', 'B', 'C'], config);
-  });
-
-  afterAll(async () => {
-    try {
-      await closeAll(instances);
-    } finally {
-      await deleteRedisKeys(config.store.redisUrl, prefix);
-    }
-  });
+  const instances = startsInstances(config, () => deleteRedisKeys(config.store.redisUrl, prefix));
 
   it('a login on A is recognised on B; a write on B re-seals the cookie and A reads it; a logout on A is refused on B', async () => {
-    const [a, b] = instances;
+    const [a, b] = instances();
     const browser = new Browser('cookie-mode');
     await browser.login(a);
     await browser.shouldBeSignedInOn(b);
@@ -81,7 +69,7 @@ describeWithService('redis')('several example instances in cookie mode, sharing 
     await current.shouldBeAnonymousOn(a);
   });
 
-  runSeveralInstancesScenario(() => instances);
+  runSeveralInstancesScenario(instances);
 });
 
 describeWithService('redis')('key rotation in cookie mode, rolled out one instance at a time', () => {

@@ -4,7 +4,7 @@ import { RedisStore, SessionStoreError, type SessionRecord } from '@app/session'
 import { ExampleConfigError } from '../../apps/example/src/config/example-config';
 import { newKey, runStoreContract } from '../stores/store-contract';
 import { startRedisCluster, type RedisCluster } from './redis-cluster';
-import { Browser, closeAll, exampleConfig, runName, runSeveralInstancesScenario, startInstances, type Instance } from './support';
+import { Browser, exampleConfig, runName, runSeveralInstancesScenario, startsInstances } from './support';
 
 /**
  * RedisStore and the example app on a real Redis Cluster: three `redis-server` processes in
@@ -189,25 +189,19 @@ describe('the example config for a cluster (REDIS_CLUSTER_NODES)', () => {
 
 describe('several example instances sharing the Redis Cluster (REDIS_CLUSTER_NODES)', () => {
   const prefix = `${runName('mi_cluster')}:`;
-  let instances: Instance[] = [];
-
-  beforeAll(async () => {
+  // The cluster and its keys go with it at the end of the file.
+  const instances = startsInstances(() => {
     const config = exampleConfig({ SESSION_STORE: 'redis', REDIS_CLUSTER_NODES: theCluster().nodes.join(','), SESSION_KEY_PREFIX: prefix });
     expect(config.store.redisClusterNodes).toEqual(theCluster().nodes);
-    instances = await startInstances(['A', 'B', 'C'], config);
+    return config;
   });
 
-  afterAll(async () => {
-    // The cluster and its keys go with it at the end of the file.
-    await closeAll(instances);
-  });
-
-  runSeveralInstancesScenario(() => instances);
+  runSeveralInstancesScenario(instances);
 
   it("the example's sessions are spread over the nodes of the cluster", async () => {
     // 20 sessions signed in on the three instances: all on one node has odds of about 1e-9.
     // (That every node gets some is shown with 60 sessions above.)
-    for (let index = 0; index < 20; index++) await new Browser(`spread-${index}`).login(instances[index % 3]);
+    for (let index = 0; index < 20; index++) await new Browser(`spread-${index}`).login(instances()[index % 3]);
     const client = await connectedCluster();
     try {
       const perNode = await keysPerNode(client, prefix);

@@ -4,15 +4,13 @@ import { sessionIdOf } from '../support/cookies';
 import { describeWithService } from '../support/services';
 import {
   Browser,
-  closeAll,
   deleteRedisKeys,
   dropMysqlTable,
   dropPostgresTable,
   exampleConfig,
   runName,
   runSeveralInstancesScenario,
-  startInstances,
-  type Instance,
+  startsInstances,
 } from './support';
 
 /**
@@ -25,27 +23,15 @@ import {
 describeWithService('redis')('several example instances sharing one Redis (localCache on each)', () => {
   const prefix = `${runName('mi_redis')}:`;
   const config = exampleConfig({ SESSION_STORE: 'redis', SESSION_KEY_PREFIX: prefix });
-  let instances: Instance[] = [];
-
-  beforeAll(async () => {
-    instances = await startInstances(['A', 'B', 'C'], config);
-  });
-
-  afterAll(async () => {
-    try {
-      await closeAll(instances);
-    } finally {
-      await deleteRedisKeys(config.store.redisUrl, prefix);
-    }
-  });
+  const instances = startsInstances(config, () => deleteRedisKeys(config.store.redisUrl, prefix));
 
   it("runs three instances on their own ports, sharing Redis under this run's prefix", () => {
     expect(config.store).toMatchObject({ mode: 'redis', kind: 'redis', keyPrefix: prefix, redisClusterNodes: [] });
-    expect(new Set(instances.map((instance) => instance.url)).size).toBe(3);
+    expect(new Set(instances().map((instance) => instance.url)).size).toBe(3);
   });
 
   it('B and C answer repeated reads from their own memory, and still see a logout on A at once', async () => {
-    const [a, b, c] = instances;
+    const [a, b, c] = instances();
     const browser = new Browser('cached');
     await browser.login(a);
     const sessionKey = `${prefix}${hashSessionId(sessionIdOf(browser.cookie!))}`;
@@ -89,62 +75,29 @@ describeWithService('redis')('several example instances sharing one Redis (local
     await replay.shouldBeAnonymousOn(c);
   });
 
-  runSeveralInstancesScenario(() => instances);
+  runSeveralInstancesScenario(instances);
 });
 
 describeWithService('postgres')('several example instances sharing one PostgreSQL table', () => {
   const table = runName('mi_pg');
   const config = exampleConfig({ SESSION_STORE: 'postgres', SESSION_TABLE: table });
-  let instances: Instance[] = [];
+  const instances = startsInstances(config, () => dropPostgresTable(config.store.databaseUrl, table));
 
-  beforeAll(async () => {
-    // One after the other: each creates the table when missing, as a deploy's instances do.
-    instances = await startInstances(['A', 'B', 'C'], config);
-  });
-
-  afterAll(async () => {
-    try {
-      await closeAll(instances);
-    } finally {
-      await dropPostgresTable(config.store.databaseUrl, table);
-    }
-  });
-
-  runSeveralInstancesScenario(() => instances);
+  runSeveralInstancesScenario(instances);
 });
 
 describeWithService('mysql')('several example instances sharing one MariaDB/MySQL table', () => {
   const table = runName('mi_mysql');
   const config = exampleConfig({ SESSION_STORE: 'mysql', SESSION_TABLE: table });
-  let instances: Instance[] = [];
+  const instances = startsInstances(config, () => dropMysqlTable(config.store.mysqlUrl, table));
 
-  beforeAll(async () => {
-    instances = await startInstances(['A', 'B', 'C'], config);
-  });
-
-  afterAll(async () => {
-    try {
-      await closeAll(instances);
-    } finally {
-      await dropMysqlTable(config.store.mysqlUrl, table);
-    }
-  });
-
-  runSeveralInstancesScenario(() => instances);
+  runSeveralInstancesScenario(instances);
 });
 
 describeWithService('memcached')('several example instances sharing one memcached (no per-user listing)', () => {
   // memcached cannot list keys to delete: the entries left behind expire with their sessions.
   const config = exampleConfig({ SESSION_STORE: 'memcached', SESSION_KEY_PREFIX: `${runName('mi_memcached')}:` });
-  let instances: Instance[] = [];
+  const instances = startsInstances(config);
 
-  beforeAll(async () => {
-    instances = await startInstances(['A', 'B', 'C'], config);
-  });
-
-  afterAll(async () => {
-    await closeAll(instances);
-  });
-
-  runSeveralInstancesScenario(() => instances, { listsSessions: false });
+  runSeveralInstancesScenario(instances, { listsSessions: false });
 });

@@ -99,6 +99,29 @@ export async function closeAll(instances: ReadonlyArray<Instance | undefined>): 
 }
 
 /**
+ * Starts instances A, B and C of the example before the enclosing describe's tests, and closes
+ * them after, then runs `cleanUp` (keys, tables) even if closing failed. The config may be made
+ * in the beforeAll (a cluster's nodes are only known once it runs). Returns the instances.
+ */
+export function startsInstances(
+  config: ExampleConfig | (() => ExampleConfig),
+  cleanUp: () => Promise<void> = () => Promise.resolve(),
+): () => Instance[] {
+  let instances: Instance[] = [];
+  beforeAll(async () => {
+    instances = await startInstances(['A', 'B', 'C'], typeof config === 'function' ? config() : config);
+  });
+  afterAll(async () => {
+    try {
+      await closeAll(instances);
+    } finally {
+      await cleanUp();
+    }
+  });
+  return () => instances;
+}
+
+/**
  * One browser: keeps the session cookie the instances hand out (a new value, or a deletion) and
  * sends it with every request, whichever instance that goes to.
  */

@@ -890,12 +890,13 @@ export class SessionManager implements SessionRuntime {
     const touchedAt = now;
     const expiresAt = computeExpiresAt({ createdAt: state.createdAt, touchedAt }, this.#policy);
     const key = state.key;
+    // The signed-in user as this write leaves the session: the store's owner follows it.
+    const userId = userIdInSnapshot(snapshot);
 
     if (state.isNew || !diff) {
       // Stores get detached values: later mutations of the session must not leak into the store
       // (a memory store would otherwise see them without a save).
       const data = parseSnapshot(snapshot, [...snapshot.keys()]);
-      const userId = signedInUserId(data);
       const owner = userId === undefined ? undefined : this.#ownerFor(state, userId);
       const record: SessionRecord = {
         data,
@@ -913,10 +914,9 @@ export class SessionManager implements SessionRuntime {
       // The sign-in is complete: what it queued (`rotated`) is told first, then `created`.
       this.#flushEvents(state);
       if (created) this.#emit({ type: 'created', sessionIdHash: key, at: now, ...userField(userId) });
-    } else if (dataChanged || state.cookieMaxAgeChanged || userIdInSnapshot(snapshot) !== state.ownerId) {
+    } else if (dataChanged || state.cookieMaxAgeChanged || userId !== state.ownerId) {
       // The signed-in user changed without login()/logout(), or the record has no owner yet: the
       // store's owner must follow, or "sign out everywhere" would miss (or wrongly list) it.
-      const userId = userIdInSnapshot(snapshot);
       const ownerChanged = userId !== state.ownerId;
       const patch: SessionPatch = {
         set: parseSnapshot(snapshot, diff.changed),

@@ -16,6 +16,15 @@ export const MAX_USER_AGENT_LENGTH = 512;
 const MAX_IP_LENGTH = 64;
 
 /**
+ * A user id as the library keeps it: a non-empty string of at most {@link MAX_USER_ID_LENGTH}
+ * characters, or a finite number as its string form; undefined for anything else.
+ */
+export function toUserId(value: unknown): string | undefined {
+  const id = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
+  return typeof id === 'string' && id !== '' && id.length <= MAX_USER_ID_LENGTH ? id : undefined;
+}
+
+/**
  * The id of the user a session's data says is signed in (`data.user.id`, as a string), or
  * undefined for an anonymous session. Read from the data, so the index follows `session.user`
  * however it was written.

@@ -1,6 +1,6 @@
 import { SessionHandle } from './session';
 import type { OwnedSession, SessionManager } from './session-manager';
-import { MAX_USER_ID_LENGTH } from './session-owner';
+import { MAX_USER_ID_LENGTH, toUserId } from './session-owner';
 
 /** One of a user's sessions, as a "your devices" page shows it. */
 export interface UserSession {
@@ -143,8 +143,8 @@ export class SessionService {
 }
 
 function checkUserId(userId: unknown): string {
-  const id = typeof userId === 'number' && Number.isFinite(userId) ? String(userId) : userId;
-  if (typeof id !== 'string' || id === '' || id.length > MAX_USER_ID_LENGTH) {
+  const id = toUserId(userId);
+  if (id === undefined) {
     throw new TypeError(`SessionService: userId must be a non-empty string of at most ${MAX_USER_ID_LENGTH} characters or a finite number`);
   }
   return id;

@@ -1,7 +1,7 @@
 import { SessionError } from './errors';
 import { addFlash, FLASH_KEY, readFlash, type FlashMessages } from './flash';
 import type { DataSnapshot } from './session-diff';
-import { MAX_USER_ID_LENGTH, type SessionDevice } from './session-owner';
+import { MAX_USER_ID_LENGTH, toUserId, type SessionDevice } from './session-owner';
 import type { SessionEvent } from './session-events';
 import type { SameSite } from './session-options';
 
@@ -242,8 +242,8 @@ export class SessionHandle {
     if (user === null || typeof user !== 'object' || user.id === undefined || user.id === null) {
       throw new TypeError('session.login(user) needs a user object with an id');
     }
-    const userId = typeof user.id === 'number' && Number.isFinite(user.id) ? String(user.id) : user.id;
-    if (typeof userId !== 'string' || userId === '' || userId.length > MAX_USER_ID_LENGTH) {
+    const userId = toUserId(user.id);
+    if (userId === undefined) {
       throw new TypeError(`session.login(user): user.id must be a non-empty string of at most ${MAX_USER_ID_LENGTH} characters or a finite number`);
     }
     const current = latestSession(this);

@@ -1,5 +1,6 @@
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { SessionStoreError, toSessionStoreError } from '../core/errors';
+import { MAX_USER_ID_LENGTH } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
 import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
@@ -58,7 +59,6 @@ const DEADLOCK_ATTEMPTS = 3;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 // Widths of the owner columns, in characters: what set and update accept, so a value is never
 // refused by the server with a bare "Data too long" (strict mode) nor silently cut (non-strict).
-const MAX_USER_ID_LENGTH = 255;
 const MAX_USER_IP_LENGTH = 255;
 const MAX_USER_AGENT_LENGTH = 512;
 // The owner of a signed-in session, one column per field, all NULL for an anonymous session:

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
+import { MAX_USER_ID_LENGTH } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
 import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
@@ -61,8 +62,6 @@ const MAX_IDENTIFIER_LENGTH = 63;
 // New suffixes must stay within this length: a shorter table limit would refuse existing names.
 const MAX_TABLE_PART_LENGTH =
   MAX_IDENTIFIER_LENGTH - Math.max(EXPIRES_AT_INDEX_SUFFIX.length, USER_ID_INDEX_SUFFIX.length);
-/** Longest `owner.userId` accepted, as in the other SQL stores (MySQL's column is VARCHAR(255)). */
-const MAX_USER_ID_LENGTH = 255;
 // Rows deleted per statement by deleteExpired: each statement stays short (well inside the
 // operation timeout, few row locks held) even when months of expired sessions piled up.
 const DELETE_BATCH_SIZE = 5_000;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { RedisArgument } from 'redis';
 import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
+import { MAX_USER_ID_LENGTH } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { InvalidatedCache } from './invalidated-cache';
 import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
@@ -112,8 +113,6 @@ const OWNER_FIELDS = [OWNER_USER_ID, OWNER_IP, OWNER_USER_AGENT, OWNER_ENDS_BY] 
 // on a cluster the braces make a hash tag that keeps all of one user's index in one slot whatever
 // the id holds. The index is only a hint: listByUser trusts the session hashes, not the index.
 const USER_INDEX = 'user:';
-/** Longest user id, in characters (the SQL stores' column width). */
-const MAX_USER_ID_LENGTH = 255;
 
 // Shared Lua: runs a command over ARGV[first..last] in chunks, since unpack() of a very long
 // argument list overflows Lua's stack. Chunks have an even length, so HSET pairs stay whole.
