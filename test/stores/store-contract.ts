@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { TcpProxy } from '../support/tcp-proxy';
 import { hashSessionId, type SessionOwner, type SessionPatch, type SessionRecord, type SessionStore } from '@app/session';
 
 /** How to build the store under test, and what its backend can promise. */
@@ -14,6 +15,32 @@ export interface StoreContractSubject {
    * leave the method out rather than answer wrongly. @default true
    */
   listsByUser?: boolean;
+  /**
+   * For a store whose writes travel over a network: a second store on the same backend (same key
+   * prefix / table as the store `create()` made) whose connections go through a {@link TcpProxy}
+   * of the test's own, with a short operation timeout. The contract suite freezes the proxy to
+   * hold one of its writes back until a newer write has been acknowledged, then releases it.
+   * Left out by in-process stores (memory), whose writes cannot arrive late.
+   */
+  behindProxy?(store: SessionStore): Promise<ProxiedStore>;
+}
+
+/** A store whose connections to its server go through a proxy the test controls. */
+export interface ProxiedStore {
+  readonly store: SessionStore;
+  readonly proxy: TcpProxy;
+  /** The store's operation timeout, in ms: short (a few hundred ms), so the suite stays quick. */
+  readonly operationTimeout: number;
+  /**
+   * Whether a write this store sent before giving up still reaches the server once the
+   * partition heals (SQL statements, Redis scripts). A store that needs a round trip before it
+   * writes (memcached's read, then compare-and-swap) sends nothing during a partition; the
+   * suite then checks only that nothing lands.
+   * @default true
+   */
+  readonly sendsWritesDuringPartition?: boolean;
+  /** Closes the store, its client and the proxy. */
+  close(): Promise<void>;
 }
 
 /** A store key as the library makes them: the SHA-256 of a fresh session id. */

@@ -38,6 +38,15 @@ export interface SessionRecord {
   readonly cookieMaxAge?: number;
   /** The signed-in user and device; absent for an anonymous session. */
   readonly owner?: SessionOwner;
+  /**
+   * The record's revision: a whole number the store advances on every `set` and `update` of the
+   * key, never moving back, and compares in {@link SessionStore.update} (see
+   * {@link SessionPatch.revision}). What keeps a write that reaches the store late (held by a
+   * network partition after the request gave up on it) from overwriting a newer one. Stores whose
+   * writes cannot arrive late (in-process ones) may leave it out; so do records written before a
+   * store kept one, which count as revision 0.
+   */
+  readonly revision?: number;
 }
 
 /** A session found by {@link SessionStore.listByUser}: its store key and record. */
@@ -68,6 +77,16 @@ export interface SessionPatch {
    * leaves it as it is.
    */
   readonly owner?: SessionOwner | null;
+  /**
+   * The revision of the record this change was made on (what `get` returned, or a later revision
+   * this writer knows it wrote). The store applies the patch only on top of that revision, in the
+   * same atomic step: a statement that arrives after the record moved on (a request that timed out
+   * and answered 503, its bytes delivered late when the partition healed) changes nothing. While
+   * the operation is still live (not timed out), a store that finds a newer revision reads it and
+   * applies the patch on top of it, so concurrent requests still merge key by key. Absent: the
+   * patch is applied on top of whatever the store holds (the behaviour before revisions).
+   */
+  readonly revision?: number;
 }
 
 /**
@@ -78,14 +97,21 @@ export interface SessionPatch {
 export interface SessionStore {
   /** The live record under `key`, or undefined when absent or past `expiresAt`. */
   get(key: string): Promise<SessionRecord | undefined>;
-  /** Creates or replaces the whole record under `key` (new sessions). */
+  /**
+   * Creates or replaces the whole record under `key` (new sessions). A store that keeps
+   * revisions gives a new key revision 1 and a replaced one its previous revision + 1, so a
+   * revision never repeats under one key while the record lives.
+   */
   set(key: string, record: SessionRecord): Promise<void>;
   /**
    * Applies `patch` to the existing record under `key`, atomically with respect to other updates
    * of the same key: keys in `patch.set` are written, keys in `patch.unset` removed, every other
    * key is left as it is, and the lifetime is replaced. Resolves false, writing nothing, when no
    * live record exists: a session destroyed meanwhile (logout in another tab) is never brought
-   * back by a slower request.
+   * back by a slower request. With `patch.revision`, a network store must also never let the
+   * patch land on a later revision once the operation has given up (timed out): no late write
+   * overwrites a newer one. The whole operation, retries after a revision conflict included, is
+   * bounded by the store's operation timeout, and nothing is sent once it has passed.
    */
   update(key: string, patch: SessionPatch): Promise<boolean>;
   /** Removes the record under `key`; removing an absent key is not an error. */
