@@ -22,6 +22,7 @@ interface Entry {
   expiresAt: number;
   cookieMaxAge: number | undefined;
   owner: SessionOwner | undefined;
+  revision: number;
 }
 
 /** The warning printed once per process when a MemoryStore is created with NODE_ENV=production. */
@@ -67,7 +68,8 @@ export class MemoryStore implements SessionStore {
   }
 
   set(key: string, record: SessionRecord): Promise<void> {
-    if (this.#live(key)) {
+    const replaced = this.#live(key);
+    if (replaced) {
       this.#remove(key); // re-inserted below: Map order is then least recently written first
     } else if (this.#entries.size >= this.#maxSessions) {
       this.#makeRoom();
@@ -79,9 +81,17 @@ export class MemoryStore implements SessionStore {
       expiresAt: record.expiresAt,
       cookieMaxAge: record.cookieMaxAge,
       owner: record.owner && { ...record.owner },
+      revision: (replaced?.revision ?? 0) + 1,
     });
     return Promise.resolve();
   }
+
+  /**
+   * Applies the patch on top of the record as it is now. `patch.revision` needs no check here:
+   * the write happens before this call returns, in this process, so it can never arrive after a
+   * newer one (which is what the revision guards against on network stores). The revision is
+   * still advanced, so the store behaves like the others.
+   */
 
   update(key: string, patch: SessionPatch): Promise<boolean> {
     const entry = this.#live(key);
@@ -101,6 +111,7 @@ export class MemoryStore implements SessionStore {
       expiresAt: patch.expiresAt,
       cookieMaxAge: patch.cookieMaxAge === undefined ? entry.cookieMaxAge : (patch.cookieMaxAge ?? undefined),
       owner: patch.owner === undefined ? entry.owner : patch.owner === null ? undefined : { ...patch.owner },
+      revision: entry.revision + 1,
     });
     return Promise.resolve(true);
   }
@@ -122,9 +133,10 @@ export class MemoryStore implements SessionStore {
 
   touch(key: string, record: SessionRecord): Promise<void> {
     const entry = this.#live(key);
+    // Never backwards: of two touches from concurrent requests, the older one may run last.
     if (entry) {
-      entry.touchedAt = record.touchedAt;
-      entry.expiresAt = record.expiresAt;
+      entry.touchedAt = Math.max(entry.touchedAt, record.touchedAt);
+      entry.expiresAt = Math.max(entry.expiresAt, record.expiresAt);
     }
     return Promise.resolve();
   }
@@ -193,5 +205,6 @@ function toRecord(entry: Entry): SessionRecord {
     expiresAt: entry.expiresAt,
     ...(entry.cookieMaxAge === undefined ? {} : { cookieMaxAge: entry.cookieMaxAge }),
     ...(entry.owner === undefined ? {} : { owner: { ...entry.owner } }),
+    revision: entry.revision,
   };
 }
