@@ -10,6 +10,7 @@ export type SessionErrorCode =
   | 'SESSION_DESTROYED'
   | 'SESSION_NOT_LOADED'
   | 'SESSION_TOO_LARGE'
+  | 'SESSION_INTERRUPTED'
   | 'USER_INDEX_UNSUPPORTED';
 
 /**
@@ -52,6 +53,19 @@ export class SessionConfigError extends SessionError {
 export class SessionStoreError extends SessionError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, 'SESSION_STORE_FAILED', options);
+  }
+}
+
+/**
+ * The session ended while this request was being handled (a logout or revocation by another
+ * request, "sign out everywhere", an eviction), so the changes this request made to it were not
+ * saved: the session is never brought back by a slower write. Answering as if the write had
+ * been kept would be a lie the client acts on, so the HTTP layer answers 409 Conflict (and
+ * expires the cookie) instead. Django calls the same situation `SessionInterrupted`.
+ */
+export class SessionInterruptedError extends SessionError {
+  constructor(message = 'The session ended (signed out elsewhere) while this request was being handled; its changes were not saved') {
+    super(message, 'SESSION_INTERRUPTED');
   }
 }
 

@@ -322,6 +322,7 @@ describe('SessionManager', () => {
         createdAt: T0,
         touchedAt: T0 + MINUTE,
         expiresAt: T0 + MINUTE + 30 * MINUTE,
+        revision: 1, // a touch changes no data: the revision stays
       });
     });
 
@@ -689,7 +690,7 @@ describe('SessionManager', () => {
         data(s).cart = ['stale write'];
         await s.save();
       }],
-    ])('a session destroyed by one request stays destroyed when another commits %s', async (_label, change) => {
+    ])('a session destroyed by one request stays destroyed when another commits %s, which fails as interrupted', async (_label, change) => {
       const h = createHarness();
       const first = await h.request(undefined, (s) => void (data(s).cart = ['book']));
       const cookie = cookieFrom(first.setCookie);
@@ -703,8 +704,11 @@ describe('SessionManager', () => {
       await h.manager.commit(logout);
       shouldExpireCookie(h.manager.setCookieHeader(logout));
 
-      await change(slow);
-      await h.manager.commit(slow);
+      // The slower request's write is not kept, and it is not acknowledged as if it were.
+      await expect((async () => {
+        await change(slow);
+        await h.manager.commit(slow);
+      })()).rejects.toMatchObject({ name: 'SessionInterruptedError', code: 'SESSION_INTERRUPTED' });
       expect(await h.memory.get(key)).toBeUndefined();
       expect(h.memory.size).toBe(0);
       shouldExpireCookie(h.manager.setCookieHeader(slow));

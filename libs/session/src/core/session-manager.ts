@@ -2,7 +2,7 @@ import { rememberBounded } from './bounded-memo';
 import { maxSealedPlaintextBytes, openCookieValue, sealCookieValue } from './cookie-sealer';
 import { signSessionId, verifySessionCookie, type VerifiedSessionCookie } from './cookie-signer';
 import { readCookieValues } from './cookie-header';
-import { SessionError, SessionStoreError, toSessionStoreError } from './errors';
+import { SessionError, SessionInterruptedError, SessionStoreError, toSessionStoreError } from './errors';
 import { computeExpiresAt, createExpiryPolicy, isExpired, isTouchDue, type ExpiryPolicy } from './expiry';
 import { KeyRing } from './key-ring';
 import { encodeSealedSession, parseSealedSession } from './sealed-session';
@@ -48,10 +48,11 @@ export interface SessionManagerDependencies {
   readonly random?: RandomSource;
   /**
    * Maps a store failure met by a session method the handler called (`login()`, `save()`, ...)
-   * to the error the handler sees. The Nest module maps it to a 503 HttpException.
-   * @default the SessionStoreError itself
+   * to the error the handler sees, and likewise a `save()` that found the session ended by
+   * another request. The Nest module maps them to 503 and 409 HttpExceptions.
+   * @default the error itself
    */
-  readonly toHandlerError?: (error: SessionStoreError) => unknown;
+  readonly toHandlerError?: (error: SessionStoreError | SessionInterruptedError) => unknown;
   /**
    * Told why a request's cookie gave a fresh session instead of its session (for debug logs:
    * untrusted input is not an error). Never receives the cookie or the id.
@@ -122,7 +123,7 @@ export class SessionManager implements SessionRuntime {
   readonly #policy: ExpiryPolicy;
   readonly #clock: () => number;
   readonly #random: RandomSource | undefined;
-  readonly #toHandlerError: (error: SessionStoreError) => unknown;
+  readonly #toHandlerError: (error: SessionStoreError | SessionInterruptedError) => unknown;
   readonly #onDiscardedCookie: (reason: DiscardedCookieReason) => void;
   /** Client-side sessions: the data is sealed in the cookie and `store` is the revocation list. */
   readonly #cookieMode: boolean;
@@ -233,11 +234,33 @@ export class SessionManager implements SessionRuntime {
     if (state.destroyed) return undefined;
     if (state.isNew && !this.#shouldCreate(session)) return undefined;
     if (this.#cookieMode) {
-      const change = this.#registry ? this.#registryChange(session, state) : undefined;
-      this.#seal(session, state);
-      return change && this.#writeRegistry(state, change);
+      const snapshot = snapshotData(readSessionData(session));
+      const dataChanged = sealedDataChanged(state, snapshot);
+      // A change to a session that came with the request is a write: like a store's update, it
+      // must not be acknowledged when the session was revoked meanwhile (logout elsewhere).
+      if (!state.isNew && (dataChanged || state.cookieMaxAgeChanged)) {
+        return this.#ensureNotRevoked(session, state).then(() => this.#commitSealed(session, state));
+      }
+      return this.#commitSealed(session, state, snapshot, dataChanged);
     }
     return this.#persist(session, state);
+  }
+
+  /** Client-side commit: seal the cookie, and keep the session's registry entry in step. */
+  #commitSealed(session: SessionHandle, state: SessionInternals, snapshot?: DataSnapshot, dataChanged?: boolean): Promise<void> | undefined {
+    const change = this.#registry ? this.#registryChange(session, state) : undefined;
+    this.#seal(session, state, snapshot, dataChanged);
+    return change && this.#writeRegistry(state, change);
+  }
+
+  /**
+   * Client-side: fails the commit with {@link SessionInterruptedError} when the session is on the
+   * revocation list now. The list has no compare-and-set with the cookie, so a revocation that
+   * lands after this check and before the response is seen by the next request instead.
+   */
+  async #ensureNotRevoked(session: SessionHandle, state: SessionInternals): Promise<void> {
+    const key = state.key;
+    if (await this.#storeCall('get', () => this.store.get(key))) this.#interrupted(session, state);
   }
 
   /**
@@ -314,6 +337,7 @@ export class SessionManager implements SessionRuntime {
       state.cookieMaxAgeChanged = state.cookieMaxAge !== undefined;
       state.sealedValue = undefined;
       state.ownerId = undefined;
+      state.revision = undefined;
       state.recordedTouchedAt = now;
       replaceSessionData(session, {});
       if (userId !== undefined) this.#queueRotated(state, userId, previous);
@@ -357,6 +381,7 @@ export class SessionManager implements SessionRuntime {
       state.persisted = snapshotData(readSessionData(session));
       state.touchedAt = record.touchedAt;
       state.cookieMaxAge = record.cookieMaxAge;
+      state.revision = record.revision;
     });
   }
 
@@ -364,8 +389,13 @@ export class SessionManager implements SessionRuntime {
   save(session: SessionHandle): Promise<void> {
     return this.#forHandler(session, async (state) => {
       if (state.destroyed) return;
-      if (this.#cookieMode) this.#seal(session, state);
-      else await this.#persist(session, state);
+      if (!this.#cookieMode) {
+        await this.#persist(session, state);
+        return;
+      }
+      const changed = sealedDataChanged(state, snapshotData(readSessionData(session))) || state.cookieMaxAgeChanged;
+      if (!state.isNew && changed) await this.#ensureNotRevoked(session, state);
+      this.#seal(session, state);
     });
   }
 
@@ -682,10 +712,12 @@ export class SessionManager implements SessionRuntime {
    * cookie. No I/O. A session too large for a browser cookie fails loudly here rather than
    * being silently dropped by the browser (which would log the user out).
    */
-  #seal(session: SessionHandle, state: SessionInternals): void {
-    const snapshot = snapshotData(readSessionData(session));
-    const diff = state.persisted && diffSnapshots(state.persisted, snapshot);
-    const dataChanged = !diff || diff.changed.length > 0 || diff.removed.length > 0;
+  #seal(
+    session: SessionHandle,
+    state: SessionInternals,
+    snapshot: DataSnapshot = snapshotData(readSessionData(session)),
+    dataChanged: boolean = sealedDataChanged(state, snapshot),
+  ): void {
     const now = this.#clock();
     if (!state.isNew && !dataChanged && !state.cookieMaxAgeChanged && !state.touchRequested && !isTouchDue(state, now, this.#policy)) {
       return;
@@ -784,6 +816,7 @@ export class SessionManager implements SessionRuntime {
     try {
       return await run(state);
     } catch (error) {
+      if (error instanceof SessionInterruptedError) throw this.#toHandlerError(error);
       if (!(error instanceof SessionStoreError)) throw error;
       state.failed = true;
       throw this.#toHandlerError(error);
@@ -817,6 +850,8 @@ export class SessionManager implements SessionRuntime {
       readonly owner?: SessionOwner;
       /** Client-side: when the registry entry was last written, as the cookie says. */
       readonly recordedAt?: number;
+      /** Server-side: the record's revision. */
+      readonly revision?: number;
     },
     data: Record<string, unknown>,
     reissue: boolean,
@@ -846,6 +881,7 @@ export class SessionManager implements SessionRuntime {
       // A cookie without `r` (sealed before the registry existed) has its entry written now.
       state.recordedTouchedAt = lifetime.recordedAt ?? Number.NEGATIVE_INFINITY;
     } else {
+      state.revision = lifetime.revision;
       state.ownerId = lifetime.owner?.userId;
       // A signed-in record without its owner (written before owners existed, or by an older
       // instance during a rolling deploy) is given one by this request's commit, so "sign out
@@ -909,6 +945,8 @@ export class SessionManager implements SessionRuntime {
       await this.#storeCall('set', () => this.store.set(key, record));
       const created = state.isNew;
       state.isNew = false;
+      // A stored key starts at revision 1 and only grows: 1 is at or behind what the store holds.
+      state.revision = 1;
       state.ownerId = userId;
       if (created && userId !== undefined) await this.#enforceSessionLimit(userId, key, state.createdAt, () => this.store.destroy(key));
       // The sign-in is complete: what it queued (`rotated`) is told first, then `created`.
@@ -925,15 +963,16 @@ export class SessionManager implements SessionRuntime {
         expiresAt,
         ...(state.cookieMaxAgeChanged ? { cookieMaxAge: state.cookieMaxAge ?? null } : {}),
         ...(ownerChanged ? { owner: userId === undefined ? null : this.#ownerFor(state, userId) } : {}),
+        // The store applies the change only on top of this revision once the request has given
+        // up on it: a write delivered late by the network never overwrites a newer one.
+        ...(state.revision === undefined ? {} : { revision: state.revision }),
       };
       const written = await this.#storeCall('update', () => this.store.update(key, patch));
-      if (!written) {
-        // Destroyed meanwhile (logout in another tab, revocation): stay dead, expire the cookie.
-        state.destroyed = true;
-        replaceSessionData(session, {});
-        return;
-      }
+      if (!written) this.#interrupted(session, state);
       state.ownerId = userId;
+      // The write advanced the revision at least this far (further if the store retried on top
+      // of a concurrent write); revisions only grow, so a next write expecting this one is safe.
+      if (state.revision !== undefined) state.revision += 1;
     } else {
       const lifetime: SessionRecord = { data: {}, createdAt: state.createdAt, touchedAt, expiresAt };
       await this.#storeCall('touch', () => this.store.touch(key, lifetime));
@@ -944,6 +983,17 @@ export class SessionManager implements SessionRuntime {
     state.touchedAt = touchedAt;
     state.touchRequested = false;
     state.cookieMaxAgeChanged = false;
+  }
+
+  /**
+   * The session ended in the store (logout in another tab, revocation, eviction) while this
+   * request changed it. It stays ended: nothing is written, the cookie is expired, and the
+   * request fails with 409 rather than answer as if its change had been kept.
+   */
+  #interrupted(session: SessionHandle, state: SessionInternals): never {
+    state.destroyed = true;
+    replaceSessionData(session, {});
+    throw new SessionInterruptedError();
   }
 
   #attributes(state: SessionInternals): SessionCookieAttributes {
@@ -975,6 +1025,12 @@ interface RegistryChange {
   readonly signedIn: boolean;
   /** An entry may exist from an earlier request. */
   readonly hadEntry: boolean;
+}
+
+/** Whether `snapshot` differs from what the session's cookie was last sealed (or read) with. */
+function sealedDataChanged(state: SessionInternals, snapshot: DataSnapshot): boolean {
+  const diff = state.persisted && diffSnapshots(state.persisted, snapshot);
+  return !diff || diff.changed.length > 0 || diff.removed.length > 0;
 }
 
 /** Orders sessions by sign-in time, then key, so two sessions never tie. */

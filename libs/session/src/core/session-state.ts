@@ -39,6 +39,7 @@ export class SessionState implements SessionInternals {
   ownerId: string | undefined = undefined;
   recordedTouchedAt: number;
   pendingEvents: SessionEvent[] | undefined = undefined;
+  revision: number | undefined = undefined;
 
   constructor(init: SessionStateInit, random: RandomSource | undefined) {
     this.#id = init.id;

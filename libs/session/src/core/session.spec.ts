@@ -42,6 +42,7 @@ function newInternals(overrides: Partial<SessionInternals> = {}): SessionInterna
     ownerId: undefined,
     recordedTouchedAt: T0,
     pendingEvents: undefined,
+    revision: undefined,
     ...overrides,
   };
 }

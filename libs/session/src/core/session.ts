@@ -88,6 +88,11 @@ export interface SessionInternals {
   recordedTouchedAt: number;
   /** Events that only hold once the commit succeeds (`rotated`, client-side `created`). */
   pendingEvents: SessionEvent[] | undefined;
+  /**
+   * Server-side: the store record's revision as loaded, or as this request last wrote it (see
+   * `SessionPatch.revision`); undefined when the store keeps none or the record is new.
+   */
+  revision: number | undefined;
 }
 
 // Set by SessionHandle's static block: the only way to read its private fields from outside.

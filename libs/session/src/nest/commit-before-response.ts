@@ -1,5 +1,6 @@
 import { ServerResponse } from 'node:http';
-import { SessionError, SessionStoreError } from '../core/errors';
+import { SessionError, SessionInterruptedError, SessionStoreError } from '../core/errors';
+import { SESSION_INTERRUPTED_BODY } from './session.exceptions';
 import type { SessionHandle } from '../core/session';
 import type { SessionManager } from '../core/session-manager';
 
@@ -128,7 +129,9 @@ function endAfter(pending: Promise<void>, response: ServerResponse, commit: Pend
     (error: unknown) => {
       finish();
       commit.cookieDecided = true; // a session that was not saved must not be handed to the browser
-      answerCommitFailure(response, end, error, commit.logger);
+      // A session ended elsewhere: the browser's cookie is dead, so it is expired with the 409.
+      const expiredCookie = error instanceof SessionInterruptedError ? commit.manager.setCookieHeader(commit.session) : undefined;
+      answerCommitFailure(response, end, error, commit.logger, expiredCookie);
     },
   );
 }
@@ -163,7 +166,12 @@ function answerCommitFailure(
   end: (...args: unknown[]) => ServerResponse,
   error: unknown,
   logger: CommitLogger,
+  setCookie: string | undefined,
 ): void {
+  if (error instanceof SessionInterruptedError) {
+    answerInterrupted(response, end, error, setCookie);
+    return;
+  }
   const storeFailed = error instanceof SessionStoreError;
   logger.error(
     `Session commit failed: ${error instanceof Error ? error.message : String(error)}`,
@@ -187,6 +195,25 @@ function answerCommitFailure(
   response.setHeader('Content-Length', Buffer.byteLength(body));
   response.setHeader('Cache-Control', 'no-store');
   if (storeFailed) response.setHeader('Retry-After', '5');
+  end.call(response, body);
+}
+
+/**
+ * 409 in place of the handler's answer: its change to the session was not kept. Not logged as
+ * an error: a logout racing another tab's request is ordinary.
+ */
+function answerInterrupted(response: ServerResponse, end: (...args: unknown[]) => ServerResponse, error: SessionInterruptedError, setCookie: string | undefined): void {
+  if (response.headersSent) {
+    response.destroy(error);
+    return;
+  }
+  const body = JSON.stringify(SESSION_INTERRUPTED_BODY);
+  for (const name of response.getHeaderNames()) response.removeHeader(name);
+  response.statusCode = 409;
+  response.setHeader('Content-Type', 'application/json; charset=utf-8');
+  response.setHeader('Content-Length', Buffer.byteLength(body));
+  response.setHeader('Cache-Control', 'no-store');
+  if (setCookie !== undefined) response.setHeader('Set-Cookie', setCookie);
   end.call(response, body);
 }
 

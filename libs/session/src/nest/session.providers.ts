@@ -1,6 +1,6 @@
 import { Logger, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, HttpAdapterHost, Reflector } from '@nestjs/core';
-import { SessionConfigError } from '../core/errors';
+import { SessionConfigError, SessionInterruptedError } from '../core/errors';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from '../core/session-options';
 import { SessionManager } from '../core/session-manager';
 import { SessionEvents } from '../core/session-events';
@@ -11,7 +11,7 @@ import { CrossSiteRequestGuard } from './cross-site-request.guard';
 import { LoginRedirectFilter } from './login-redirect.filter';
 import { SessionStoreErrorFilter } from './session-store-error.filter';
 import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
-import { SessionStoreUnavailableException } from './session.exceptions';
+import { SessionInterruptedException, SessionStoreUnavailableException } from './session.exceptions';
 import { SessionGuard } from './session.guard';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition';
 
@@ -60,8 +60,10 @@ export const sessionProviders: Provider[] = [
         store,
         events,
         onDiscardedCookie: (reason) => discardLogger.debug(`Session cookie discarded: ${reason}; a fresh session was started`),
-        // An HttpException, so a 503 reaches the client even through an app-wide catch-all filter.
-        toHandlerError: (error) => new SessionStoreUnavailableException(error),
+        // An HttpException, so a 503 (or 409) reaches the client even through an app-wide
+        // catch-all filter.
+        toHandlerError: (error) =>
+          error instanceof SessionInterruptedError ? new SessionInterruptedException(error) : new SessionStoreUnavailableException(error),
       }),
     inject: [SESSION_OPTIONS, SESSION_STORE, SessionEvents],
   },
