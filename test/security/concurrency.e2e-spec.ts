@@ -80,4 +80,27 @@ describe(`Concurrent requests to the example app (SESSION_STORE=${process.env.SE
     expect(next.status).toBe(200);
     expect((next.body as { visits: number }).visits).toBeGreaterThanOrEqual(2);
   });
+
+  // Whether a visit lands before or after the logout depends on timing (on the memory store they
+  // mostly land before); test/e2e/interrupted-write.e2e-spec.ts holds a request at a gate to
+  // force the interleaving. This checks that, however they interleave, no answer is outside the rules.
+  it('POST /visits racing a logout: each visit is either kept (200) or refused as interrupted (409), never acknowledged and then lost', async () => {
+    const cookie = sessionCookieFrom(await logIn('alice'));
+    const visit = () => request(app.getHttpServer()).post('/visits').set('Cookie', cookie).set('Accept', 'application/json');
+    const before = Array.from({ length: 30 }, visit);
+    const logout = request(app.getHttpServer()).post('/logout').set('Cookie', cookie).set('Accept', 'application/json');
+    const after = Array.from({ length: 30 }, visit);
+    const [visits, loggedOut] = await Promise.all([Promise.all([...before, ...after]), logout]);
+    expect(loggedOut.status).toBeLessThan(400);
+
+    const unexpected = visits.filter((answer) => ![200, 401, 409].includes(answer.status));
+    expect(unexpected.map((answer) => `${answer.status} ${answer.text.slice(0, 200)}`)).toEqual([]);
+    for (const answer of visits.filter((response) => response.status === 409)) {
+      // Loaded before the logout, committed after it: its write was not kept, and it says so.
+      expect(answer.body).toMatchObject({ code: 'SESSION_INTERRUPTED' });
+      expect(setCookieFor(answer)).toMatch(/^sid=;/);
+    }
+    // The session stays ended: no slower write brought it back.
+    expect((await whoIs(cookie)).status).toBe(401);
+  });
 });
