@@ -14,6 +14,7 @@ class ProxiedConnection {
   readonly #toClient: Buffer[] = [];
   #clientEnded = false;
   #upstreamEnded = false;
+  #upstreamClosed = false;
   #closed = false;
 
   constructor(
@@ -39,11 +40,24 @@ class ProxiedConnection {
   release(): void {
     if (this.#closed || !this.frozen) return;
     this.frozen = false;
-    if (this.#upstream === undefined) this.#connectUpstream();
+    if (this.#upstream === undefined) {
+      // Opened during the partition: its SYN never got through. A client that gave up on it
+      // (a connect timeout) aborted the handshake, so nothing it "sent" ever reaches the server;
+      // delivering it now would be a write no real network could deliver.
+      if (this.#clientEnded) {
+        this.destroy();
+        return;
+      }
+      this.#connectUpstream();
+    }
     for (const chunk of this.#toUpstream.splice(0)) this.#upstream!.write(chunk);
     if (this.#clientEnded) this.#upstream!.end();
     if (!this.#client.destroyed) for (const chunk of this.#toClient.splice(0)) this.#client.write(chunk);
-    if (this.#upstreamEnded) this.#client.end();
+    if (this.#upstreamClosed) {
+      // What the server sent before it closed goes out first, then the close.
+      if (this.#client.destroyed) this.destroy();
+      else this.#client.end(); // its 'close' then tears the pair down
+    } else if (this.#upstreamEnded) this.#client.end();
   }
 
   /** Tears both sides down at once (a connection reset). */
@@ -66,8 +80,15 @@ class ProxiedConnection {
       this.#upstreamEnded = true;
       if (!this.frozen) this.#client.end();
     });
-    upstream.on('error', () => this.destroy());
-    upstream.on('close', () => this.destroy());
+    // A reset or close from the server does not cross a partition either: deferred to release().
+    upstream.on('error', () => this.#upstreamGone());
+    upstream.on('close', () => this.#upstreamGone());
+  }
+
+  #upstreamGone(): void {
+    this.#upstreamEnded = true;
+    this.#upstreamClosed = true;
+    if (!this.frozen) this.destroy();
   }
 
   #fromClient(chunk: Buffer): void {
@@ -167,6 +188,8 @@ export class TcpProxy {
     }
     const timer = setTimeout(() => {
       this.#releaseTimers.delete(timer);
+      // Partitioned again meanwhile: they stay held, and the next heal releases them.
+      if (this.#frozen) return;
       for (const connection of held) connection.release();
     }, heldConnectionsAfterMs);
     this.#releaseTimers.add(timer);
