@@ -1,5 +1,5 @@
 import { Pool, type PoolConfig } from 'pg';
-import { SessionConfigError, SessionStoreError, type SessionOwner, type SessionPatch, type SessionRecord } from '@app/session';
+import { SessionConfigError, SessionStoreError, type SessionOwner, type SessionPatch, type SessionRecord, type SessionStore } from '@app/session';
 import {
   DEFAULT_POSTGRES_CLEANUP_INTERVAL,
   POSTGRES_SCHEMA,
@@ -10,7 +10,7 @@ import {
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { sleep } from '../support/test-stores';
-import { newKey, runStoreContract } from './store-contract';
+import { newKey, runStoreContract, type ProxiedStore } from './store-contract';
 
 const PG_PORT = 5432;
 const PG_CONFIG: PoolConfig = { host: '127.0.0.1', port: PG_PORT, user: 'postgres', database: 'test' };
@@ -43,6 +43,65 @@ function oldSchemaSql(tableName: string): string {
     key TEXT PRIMARY KEY, data JSONB NOT NULL, created_at BIGINT NOT NULL, touched_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL, cookie_max_age BIGINT);
   CREATE INDEX "${parts[parts.length - 1]}_expires_at_idx" ON ${table} (expires_at);`;
+}
+
+/** The table as the releases with owners created it: before the revision column. */
+function ownersSchemaSql(tableName: string): string {
+  const parts = tableName.split('.');
+  const table = parts.map((part) => `"${part}"`).join('.');
+  return `${oldSchemaSql(tableName)}
+  ALTER TABLE ${table} ADD COLUMN user_id TEXT, ADD COLUMN user_ip TEXT, ADD COLUMN user_agent TEXT, ADD COLUMN owner_ends_by BIGINT;
+  CREATE INDEX "${parts[parts.length - 1]}_user_id_idx" ON ${table} (user_id, created_at) WHERE user_id IS NOT NULL;`;
+}
+
+/** Short, so the partition tests stay quick: the proxied store gives up after this long. */
+const PROXIED_OPERATION_TIMEOUT = 300;
+
+/** A {@link ProxiedStore} whose pool is also reachable, to learn which server process it talks to. */
+interface ProxiedPostgresStore extends ProxiedStore {
+  readonly store: PostgresStore;
+  readonly pool: Pool;
+}
+
+/**
+ * A second store on `store`'s table whose one connection goes through a {@link TcpProxy} of the
+ * test's own (what the contract suite's `behindProxy` asks for), with a short operation timeout.
+ */
+async function behindProxy(store: SessionStore): Promise<ProxiedPostgresStore> {
+  const proxy = await new TcpProxy(PG_PORT).start();
+  // One connection: the statement that times out is sent on the connection opened before the
+  // partition (whose server process the tests can name), not on a fresh one stuck connecting.
+  const proxiedPool = newPool({ port: proxy.port, max: 1 });
+  const proxied = new PostgresStore({
+    pool: proxiedPool,
+    tableName: (store as PostgresStore).tableName,
+    operationTimeout: PROXIED_OPERATION_TIMEOUT,
+    cleanupInterval: false,
+  });
+  return {
+    store: proxied,
+    pool: proxiedPool,
+    proxy,
+    operationTimeout: PROXIED_OPERATION_TIMEOUT,
+    close: async () => {
+      await proxied.close();
+      await proxiedPool.end();
+      await proxy.stop();
+    },
+  };
+}
+
+/** Counts the statements the store sends through `pool` (every client, from its creation on). */
+function countStatements(pool: Pool): { readonly count: number } {
+  const counter = { count: 0 };
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      counter.count++;
+      return query(...args);
+    };
+  });
+  return counter;
 }
 
 const expired = (): Partial<SessionRecord> => ({ createdAt: Date.now() - 10_000, touchedAt: Date.now() - 10_000, expiresAt: Date.now() - 1 });
@@ -125,6 +184,7 @@ describeWithService('postgres')('PostgresStore', () => {
         await pool.end();
         await scratch.drop();
       },
+      behindProxy,
     });
   });
 
@@ -183,6 +243,7 @@ describeWithService('postgres')('PostgresStore', () => {
           { column_name: 'user_ip', data_type: 'text', is_nullable: 'YES' },
           { column_name: 'user_agent', data_type: 'text', is_nullable: 'YES' },
           { column_name: 'owner_ends_by', data_type: 'bigint', is_nullable: 'YES' },
+          { column_name: 'revision', data_type: 'bigint', is_nullable: 'NO' },
         ]);
         const indexes = await scratch.admin.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE tablename = $1`, [tableName]);
         expect(indexes.rows.map((row) => row.indexdef)).toEqual(
@@ -233,17 +294,19 @@ describeWithService('postgres')('PostgresStore', () => {
         );
         const upgraded = new PostgresStore({ pool, tableName: old, cleanupInterval: false });
         await Promise.all([upgraded.createTable(), upgraded.createTable(), upgraded.createTable()]); // instances booting at once
-        await expect(upgraded.get(oldKey)).resolves.toEqual(before); // anonymous: no owner, no undefined keys
+        // Anonymous: no owner, no undefined keys; written before revisions: revision 0.
+        await expect(upgraded.get(oldKey)).resolves.toEqual({ ...before, revision: 0 });
 
         const userId = uniqueName('user');
         const signedIn = record({ owner: owner(userId) });
         const newer = newKey();
         await upgraded.set(newer, signedIn);
-        await expect(upgraded.get(newer)).resolves.toEqual(signedIn);
-        await expect(upgraded.update(oldKey, patch({ owner: owner(userId, { userAgent: 'old device' }) }))).resolves.toBe(true);
+        await expect(upgraded.get(newer)).resolves.toEqual({ ...signedIn, revision: 1 });
+        await expect(upgraded.update(oldKey, patch({ owner: owner(userId, { userAgent: 'old device' }), revision: 0 }))).resolves.toBe(true);
         const listed = await upgraded.listByUser(userId);
         expect(listed.map((entry) => entry.key)).toEqual([oldKey, newer]); // the old row was created first
-        expect(listed[1].record).toEqual(signedIn);
+        expect(listed[0].record.revision).toBe(1);
+        expect(listed[1].record).toEqual({ ...signedIn, revision: 1 });
         const indexes = await scratch.admin.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = $1`, [old]);
         expect(indexes.rows.map((row) => row.indexname)).toContain(`${old}_user_id_idx`);
         await upgraded.close();
@@ -261,7 +324,7 @@ describeWithService('postgres')('PostgresStore', () => {
         const userId = uniqueName('user');
         const stored = record({ owner: owner(userId) });
         await onMigrated.set(key, stored);
-        await expect(onMigrated.listByUser(userId)).resolves.toEqual([{ key, record: stored }]);
+        await expect(onMigrated.listByUser(userId)).resolves.toEqual([{ key, record: { ...stored, revision: 1 } }]);
         await onMigrated.close();
       });
 
@@ -305,8 +368,8 @@ describeWithService('postgres')('PostgresStore', () => {
         const raw = await scratch.admin.query(`SELECT created_at FROM "${tableName}" WHERE key = $1`, [key]);
         expect(typeof raw.rows[0].created_at).toBe('string'); // what pg hands back for BIGINT
         const loaded = await store.get(key);
-        expect(loaded).toEqual(stored);
-        for (const field of ['createdAt', 'touchedAt', 'expiresAt', 'cookieMaxAge'] as const) {
+        expect(loaded).toEqual({ ...stored, revision: 1 });
+        for (const field of ['createdAt', 'touchedAt', 'expiresAt', 'cookieMaxAge', 'revision'] as const) {
           expect(typeof loaded![field]).toBe('number');
         }
         expect(loaded!.expiresAt + 1).toBe(stored.expiresAt + 1); // arithmetic, not string concatenation
@@ -373,8 +436,8 @@ describeWithService('postgres')('PostgresStore', () => {
         const odd = { userId: 'u\u0000\ud800', ip: '\u0001x', userAgent: 'a\u0000b', endsBy: Date.now() + 60_000 };
         const stored = record({ owner: odd });
         await store.set(key, stored);
-        await expect(store.get(key)).resolves.toEqual(stored);
-        await expect(store.listByUser(odd.userId)).resolves.toEqual([{ key, record: stored }]);
+        await expect(store.get(key)).resolves.toEqual({ ...stored, revision: 1 });
+        await expect(store.listByUser(odd.userId)).resolves.toEqual([{ key, record: { ...stored, revision: 1 } }]);
         await expect(store.listByUser('u')).resolves.toEqual([]);
       });
 
@@ -416,6 +479,174 @@ describeWithService('postgres')('PostgresStore', () => {
           await client.query('ROLLBACK');
           client.release();
         }
+      });
+    });
+
+    describe('revision', () => {
+      const revisionColumn = async (key: string, table = tableName): Promise<string | undefined> => {
+        const quoted = table.split('.').map((part) => `"${part}"`).join('.');
+        const result = await scratch.admin.query<{ revision: string }>(`SELECT revision FROM ${quoted} WHERE key = $1`, [key]);
+        return result.rows[0]?.revision;
+      };
+
+      it('lives in the revision column: 1 for a new row, +1 per update and per set that replaces it, left alone by touch', async () => {
+        const key = newKey();
+        const stored = record();
+        await store.set(key, stored);
+        await expect(revisionColumn(key)).resolves.toBe('1');
+        await expect(store.update(key, patch({ set: { a: 1 }, revision: 1 }))).resolves.toBe(true);
+        await expect(revisionColumn(key)).resolves.toBe('2');
+        await expect(store.update(key, patch({ set: { a: 2 } }))).resolves.toBe(true); // no revision: unconditional, still advances
+        await expect(revisionColumn(key)).resolves.toBe('3');
+        await store.touch(key, { ...stored, touchedAt: Date.now() + 5_000, expiresAt: Date.now() + 300_000 });
+        await expect(revisionColumn(key)).resolves.toBe('3');
+        const replacement = record({ data: { replaced: true } });
+        await store.set(key, replacement);
+        await expect(revisionColumn(key)).resolves.toBe('4');
+        await expect(store.get(key)).resolves.toEqual({ ...replacement, revision: 4 });
+      });
+
+      it('one statement when nothing conflicts or the session is gone; on a stale revision, one more, merging on top', async () => {
+        const counting = newPool();
+        const sent = countStatements(counting);
+        const own = new PostgresStore({ pool: counting, tableName, cleanupInterval: false });
+        try {
+          const key = newKey();
+          await own.set(key, record({ data: { base: true } }));
+          let before = sent.count;
+          await expect(own.update(key, patch({ set: { first: 1 }, revision: 1 }))).resolves.toBe(true);
+          expect(sent.count - before).toBe(1);
+
+          before = sent.count;
+          // Read at revision 1, written after revision 2: the statement reports revision 2, the
+          // second applies on top of it.
+          await expect(own.update(key, patch({ set: { second: 2 }, revision: 1 }))).resolves.toBe(true);
+          expect(sent.count - before).toBe(2);
+          await expect(own.get(key)).resolves.toMatchObject({ data: { base: true, first: 1, second: 2 }, revision: 3 });
+
+          await own.destroy(key);
+          before = sent.count;
+          await expect(own.update(key, patch({ set: { third: 3 }, revision: 3 }))).resolves.toBe(false);
+          expect(sent.count - before).toBe(1); // "gone" comes back with the first answer
+        } finally {
+          await own.close();
+          await counting.end();
+        }
+      });
+
+      it('an update that waited for a concurrent writer\'s row lock applies on top of what that writer committed', async () => {
+        const key = newKey();
+        await store.set(key, record({ data: { base: true } }));
+        const writer = await scratch.admin.connect();
+        let waiting: Promise<boolean> | undefined;
+        try {
+          await writer.query('BEGIN');
+          await writer.query(`UPDATE "${tableName}" SET data = data || '{"other": true}', revision = revision + 1 WHERE key = $1`, [key]);
+          // Made on revision 1, it waits for the lock; its snapshot predates the commit below.
+          waiting = store.update(key, patch({ set: { mine: true }, revision: 1 }));
+          await sleep(100);
+          await writer.query('COMMIT');
+        } finally {
+          writer.release();
+        }
+        await expect(waiting).resolves.toBe(true);
+        await expect(store.get(key)).resolves.toMatchObject({ data: { base: true, other: true, mine: true }, revision: 3 });
+      });
+
+      it.each<[string, unknown]>([
+        ['negative', -1],
+        ['a fraction', 1.5],
+        ['NaN', Number.NaN],
+        ['a string', '1'],
+      ])('refuses a patch revision that is %s, writing nothing', async (_label, revision) => {
+        const key = newKey();
+        await store.set(key, record());
+        await expect(store.update(key, patch({ set: { changed: true }, revision: revision as number }))).rejects.toThrow(
+          /patch\.revision must be a whole number >= 0/,
+        );
+        await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 1 }, revision: 1 });
+      });
+
+      it('retries within one operationTimeout at most, and sends nothing once it has passed', async () => {
+        const table = await scratch.qualifiedTable();
+        const [schema] = table.split('.');
+        const quoted = table.split('.').map((part) => `"${part}"`).join('.');
+        const own = new PostgresStore({ pool, tableName: table, operationTimeout: 300, cleanupInterval: false });
+        await own.createTable();
+        // A session whose updates never apply while it stays live, as if another writer always
+        // committed first: a BEFORE trigger skips them (RETURN NULL). It counts every attempt in
+        // a sequence, which no rollback undoes.
+        await scratch.admin.query(`
+          CREATE SEQUENCE "${schema}".attempts;
+          CREATE FUNCTION "${schema}".skip_update() RETURNS trigger LANGUAGE plpgsql
+            AS $$BEGIN PERFORM nextval('"${schema}".attempts'); RETURN NULL; END$$;
+          CREATE TRIGGER skip_update BEFORE UPDATE ON ${quoted} FOR EACH ROW WHEN (NEW.data ? 'never')
+            EXECUTE FUNCTION "${schema}".skip_update();`);
+        const attempts = async () =>
+          Number((await scratch.admin.query<{ n: string }>(`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM "${schema}".attempts`)).rows[0].n);
+        const key = newKey();
+        await own.set(key, record());
+
+        const { error, elapsed } = await settle(() => own.update(key, patch({ set: { never: true }, revision: 1 })));
+        expect(error).toBeInstanceOf(SessionStoreError);
+        expect((error as Error).message).toMatch(/update timed out after 300 ms/);
+        expect(elapsed).toBeGreaterThanOrEqual(290);
+        expect(elapsed).toBeLessThan(1_000);
+        const sent = await attempts();
+        expect(sent).toBeGreaterThan(1); // it did try again, on and on, while live
+        await sleep(300);
+        await expect(attempts()).resolves.toBe(sent);
+        await expect(own.get(key)).resolves.toMatchObject({ data: { visits: 1 }, revision: 1 });
+        await own.close();
+      });
+
+      it('createTable adds the column to a table created before it: old rows load at revision 0 and update on from there', async () => {
+        const old = scratch.table();
+        await scratch.admin.query(ownersSchemaSql(old));
+        const userId = uniqueName('user');
+        const before = record({ owner: owner(userId), cookieMaxAge: 5_000 });
+        const oldKey = newKey();
+        const { owner: signedIn } = before;
+        await scratch.admin.query(
+          `INSERT INTO "${old}" (key, data, created_at, touched_at, expires_at, cookie_max_age, user_id, user_ip, user_agent, owner_ends_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+          [oldKey, JSON.stringify(before.data), before.createdAt, before.touchedAt, before.expiresAt, before.cookieMaxAge,
+            signedIn!.userId, signedIn!.ip, signedIn!.userAgent, signedIn!.endsBy],
+        );
+        const upgraded = new PostgresStore({ pool, tableName: old, cleanupInterval: false });
+        await Promise.all([upgraded.createTable(), upgraded.createTable(), upgraded.createTable()]); // instances booting at once
+        const column = await scratch.admin.query(
+          `SELECT data_type, is_nullable, column_default FROM information_schema.columns WHERE table_name = $1 AND column_name = 'revision'`,
+          [old],
+        );
+        expect(column.rows).toEqual([{ data_type: 'bigint', is_nullable: 'NO', column_default: '0' }]);
+
+        await expect(upgraded.get(oldKey)).resolves.toEqual({ ...before, revision: 0 });
+        await expect(upgraded.listByUser(userId)).resolves.toEqual([{ key: oldKey, record: { ...before, revision: 0 } }]);
+        await expect(upgraded.update(oldKey, patch({ set: { more: true }, revision: 0 }))).resolves.toBe(true);
+        await expect(upgraded.get(oldKey)).resolves.toMatchObject({ data: { ...before.data, more: true }, revision: 1 });
+        await expect(upgraded.update(oldKey, patch({ set: { again: true }, revision: 1 }))).resolves.toBe(true);
+        await expect(revisionColumn(oldKey, old)).resolves.toBe('2');
+        await upgraded.close();
+      });
+
+      it('renderPostgresSchema, run as a migration on a table created before the column, adds it', async () => {
+        const old = await scratch.qualifiedTable();
+        await scratch.admin.query(ownersSchemaSql(old));
+        const key = newKey();
+        await scratch.admin.query(
+          `INSERT INTO ${old.split('.').map((part) => `"${part}"`).join('.')} (key, data, created_at, touched_at, expires_at) VALUES ($1, '{}', 1, 1, $2)`,
+          [key, Date.now() + 60_000],
+        );
+        const schema = renderPostgresSchema(old);
+        expect(schema).toContain('ADD COLUMN IF NOT EXISTS revision BIGINT NOT NULL DEFAULT 0;');
+        await scratch.admin.query(schema);
+        await scratch.admin.query(schema); // idempotent
+        const onMigrated = new PostgresStore({ pool, tableName: old, cleanupInterval: false });
+        await expect(onMigrated.get(key)).resolves.toMatchObject({ revision: 0 });
+        await expect(onMigrated.update(key, patch({ set: { a: 1 }, revision: 0 }))).resolves.toBe(true);
+        await expect(onMigrated.get(key)).resolves.toMatchObject({ data: { a: 1 }, revision: 1 });
+        await onMigrated.close();
       });
     });
 
@@ -642,6 +873,109 @@ describeWithService('postgres')('PostgresStore', () => {
     it('refuses missing options', () => {
       expect(() => new PostgresStore(undefined as unknown as PostgresStoreOptions)).toThrow(SessionConfigError);
     });
+  });
+});
+
+describeWithService('postgres')('PostgresStore when a partition heals late (held statements arrive after newer ones)', () => {
+  let scratch: Scratch;
+  let pool: Pool;
+  let schema: string;
+  let store: PostgresStore;
+  let proxied: ProxiedPostgresStore;
+
+  beforeAll(async () => {
+    scratch = new Scratch();
+    pool = newPool();
+    const tableName = await scratch.qualifiedTable();
+    [schema] = tableName.split('.');
+    store = new PostgresStore({ pool, tableName, cleanupInterval: false });
+    await store.createTable();
+    // Every UPDATE that reaches the server, whether it changed a row or not, is logged with the
+    // server process that ran it: what shows that a held statement did arrive, and after what.
+    const quoted = tableName.split('.').map((part) => `"${part}"`).join('.');
+    await scratch.admin.query(`
+      CREATE TABLE "${schema}".statement_log (seq BIGSERIAL PRIMARY KEY, pid INT NOT NULL);
+      CREATE FUNCTION "${schema}".log_statement() RETURNS trigger LANGUAGE plpgsql
+        AS $$BEGIN INSERT INTO "${schema}".statement_log (pid) VALUES (pg_backend_pid()); RETURN NULL; END$$;
+      CREATE TRIGGER log_statement AFTER UPDATE ON ${quoted} FOR EACH STATEMENT EXECUTE FUNCTION "${schema}".log_statement();`);
+  });
+
+  beforeEach(async () => {
+    proxied = await behindProxy(store);
+  });
+
+  afterEach(async () => {
+    await proxied.close();
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await pool.end();
+    await scratch.drop();
+  });
+
+  const lastLogged = async (pid?: number): Promise<number> => {
+    const result = await scratch.admin.query<{ seq: string | null }>(
+      `SELECT max(seq) AS seq FROM "${schema}".statement_log WHERE $1::int IS NULL OR pid = $1::int`,
+      [pid ?? null],
+    );
+    return Number(result.rows[0].seq ?? 0);
+  };
+
+  /**
+   * Sends `change` through the proxied store during a partition (it times out: the request would
+   * answer 503), heals the partition with the held bytes delivered late, runs `meanwhile` on the
+   * direct store, and resolves once the held statement has run on the server, after `meanwhile`.
+   */
+  async function holdBack(key: string, change: SessionPatch, meanwhile: () => Promise<void>): Promise<void> {
+    // The proxied pool's one connection, opened before the partition: the update is sent on it.
+    const { rows } = await proxied.pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const heldPid = rows[0].pid;
+    proxied.proxy.freeze();
+    const { error, elapsed } = await settle(() => proxied.store.update(key, change));
+    expect(error).toBeInstanceOf(SessionStoreError);
+    expect(elapsed).toBeLessThan(PROXIED_OPERATION_TIMEOUT + 700);
+    proxied.proxy.heal({ heldConnectionsAfterMs: 300 });
+    await meanwhile();
+    const acknowledged = await lastLogged();
+    await proxied.proxy.released();
+    await waitUntil(async () => (await lastLogged(heldPid)) > acknowledged);
+  }
+
+  it('an update naming its revision, delivered after a newer acknowledged write, reaches the server and changes nothing', async () => {
+    const key = newKey();
+    await store.set(key, record({ data: { visits: 1 } }));
+    const read = await store.get(key);
+    await holdBack(key, patch({ set: { visits: 'late' }, revision: read!.revision }), async () => {
+      await expect(store.update(key, patch({ set: { visits: 2 }, revision: read!.revision }))).resolves.toBe(true);
+    });
+    await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 2 }, revision: 2 });
+  });
+
+  it('control: the same update without a revision, delivered just as late, overwrites the newer write', async () => {
+    const key = newKey();
+    await store.set(key, record({ data: { visits: 1 } }));
+    await holdBack(key, patch({ set: { visits: 'late' } }), async () => {
+      await expect(store.update(key, patch({ set: { visits: 2 } }))).resolves.toBe(true);
+    });
+    await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 'late' }, revision: 3 });
+  });
+
+  it('a touch delivered late never moves the lifetime back', async () => {
+    const key = newKey();
+    const stored = record();
+    await store.set(key, stored);
+    const { rows } = await proxied.pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    proxied.proxy.freeze();
+    const older = { ...stored, touchedAt: stored.touchedAt + 1_000, expiresAt: stored.expiresAt + 1_000 };
+    await expect(proxied.store.touch(key, older)).rejects.toBeInstanceOf(SessionStoreError);
+    proxied.proxy.heal({ heldConnectionsAfterMs: 300 });
+    const newer = { ...stored, touchedAt: stored.touchedAt + 5_000, expiresAt: stored.expiresAt + 5_000 };
+    await store.touch(key, newer);
+    const acknowledged = await lastLogged();
+    await proxied.proxy.released();
+    await waitUntil(async () => (await lastLogged(rows[0].pid)) > acknowledged);
+    await expect(store.get(key)).resolves.toEqual({ ...stored, touchedAt: newer.touchedAt, expiresAt: newer.expiresAt, revision: 1 });
   });
 });
 

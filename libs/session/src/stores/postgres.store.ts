@@ -3,7 +3,7 @@ import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../c
 import { MAX_USER_ID_LENGTH } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
-import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
+import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions {
@@ -111,6 +111,13 @@ const OWNER_COLUMNS: readonly (readonly [name: string, type: string])[] = [
   ['user_agent', 'TEXT'],
   ['owner_ends_by', 'BIGINT'],
 ];
+// The record's revision (SessionRecord.revision), advanced by set and update, compared by update.
+// Rows written before it existed read as revision 0, as the contract says; a constant default
+// makes ADD COLUMN a catalog-only change (PostgreSQL 11+): the table is not rewritten.
+const REVISION_COLUMN = ['revision', 'BIGINT NOT NULL DEFAULT 0'] as const;
+// Every column that came after the first schema, in the order it came: CREATE TABLE ends with
+// them and createTable adds the missing ones to an older table, so both end up alike.
+const ADDED_COLUMNS: readonly (readonly [name: string, type: string])[] = [...OWNER_COLUMNS, REVISION_COLUMN];
 
 /** The DDL, statement by statement, each idempotent on its own. */
 function schemaStatements({ table, expiresAtIndex, userIdIndex }: TableNames) {
@@ -123,12 +130,12 @@ function schemaStatements({ table, expiresAtIndex, userIdIndex }: TableNames) {
       `  touched_at BIGINT NOT NULL,`,
       `  expires_at BIGINT NOT NULL,`,
       `  cookie_max_age BIGINT,`,
-      ...OWNER_COLUMNS.map(([name, type], index) => `  ${name} ${type}${index < OWNER_COLUMNS.length - 1 ? ',' : ''}`),
+      ...ADDED_COLUMNS.map(([name, type], index) => `  ${name} ${type}${index < ADDED_COLUMNS.length - 1 ? ',' : ''}`),
       `);`,
     ].join('\n'),
-    addOwnerColumns: [
+    addColumns: [
       `ALTER TABLE ${table}`,
-      OWNER_COLUMNS.map(([name, type]) => `  ADD COLUMN IF NOT EXISTS ${name} ${type}`).join(',\n') + ';',
+      ADDED_COLUMNS.map(([name, type]) => `  ADD COLUMN IF NOT EXISTS ${name} ${type}`).join(',\n') + ';',
     ].join('\n'),
     expiresAtIndex: `CREATE INDEX IF NOT EXISTS ${expiresAtIndex} ON ${table} (expires_at);`,
     // Partial: anonymous sessions (most of them, on many sites) stay out of it.
@@ -138,7 +145,7 @@ function schemaStatements({ table, expiresAtIndex, userIdIndex }: TableNames) {
 
 function schemaSql(names: TableNames): string {
   const ddl = schemaStatements(names);
-  return [ddl.createTable, ddl.addOwnerColumns, ddl.expiresAtIndex, ddl.userIdIndex].join('\n');
+  return [ddl.createTable, ddl.addColumns, ddl.expiresAtIndex, ddl.userIdIndex].join('\n');
 }
 
 /**
@@ -156,13 +163,13 @@ function createTableSql(names: TableNames): string {
   const indexMissing = (quoted: string) =>
     `NOT EXISTS (SELECT FROM pg_class WHERE relname = '${quoted.slice(1, -1)}' ` +
     `AND relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = ${relation}))`;
-  const ownerColumns = OWNER_COLUMNS.map(([name]) => `'${name}'`).join(', ');
+  const addedColumns = ADDED_COLUMNS.map(([name]) => `'${name}'`).join(', ');
   return [
     ddl.createTable,
     `DO $$BEGIN`,
-    `IF (SELECT count(*) FROM pg_attribute WHERE attrelid = ${relation} AND attname IN (${ownerColumns}) ` +
-      `AND NOT attisdropped) < ${OWNER_COLUMNS.length} THEN`,
-    ddl.addOwnerColumns,
+    `IF (SELECT count(*) FROM pg_attribute WHERE attrelid = ${relation} AND attname IN (${addedColumns}) ` +
+      `AND NOT attisdropped) < ${ADDED_COLUMNS.length} THEN`,
+    ddl.addColumns,
     `END IF;`,
     `IF ${indexMissing(names.expiresAtIndex)} THEN`,
     ddl.expiresAtIndex,
@@ -177,9 +184,10 @@ function createTableSql(names: TableNames): string {
 /**
  * The SQL that creates the table {@link PostgresStore} uses (and the indexes its expiry sweep and
  * `listByUser` need), for your migrations. Idempotent (`IF NOT EXISTS`), and it upgrades a table
- * created by an earlier version: the owner columns are added when missing (`ADD COLUMN IF NOT
- * EXISTS`, a no-op on a new table), then the index on them. Timestamps are ms since the epoch;
- * `key` is the SHA-256 of the session id, never the id itself.
+ * created by an earlier version: the owner columns and the `revision` column are added when
+ * missing (`ADD COLUMN IF NOT EXISTS`, a no-op on a new table), then the index on the owner.
+ * Timestamps are ms since the epoch; `key` is the SHA-256 of the session id, never the id itself;
+ * `revision` is the record's revision (0 for rows written before the column existed).
  *
  * @throws SessionConfigError when `tableName` is not a safe identifier (see
  *   {@link PostgresStoreOptions.tableName}).
@@ -258,6 +266,9 @@ function fromJsonb(text: string): Record<string, unknown> {
 
 // --- The store ------------------------------------------------------------------------------
 
+/** Sends one statement on the operation's connection (see `PostgresStore.#run`). */
+type StatementRunner = <R extends QueryResultRow>(text: string, values: unknown[] | undefined) => Promise<QueryResult<R>>;
+
 /** A BIGINT as pg hands it back: a string by default, a number or bigint with a custom parser. */
 type BigIntValue = string | number | bigint;
 
@@ -271,10 +282,29 @@ interface SessionRow extends QueryResultRow {
   user_ip: string | null;
   user_agent: string | null;
   owner_ends_by: BigIntValue | null;
+  revision: BigIntValue;
 }
 
 interface ListedRow extends SessionRow {
   key: string;
+}
+
+/** What the update statement reports: whether it applied, and if not, the live row's revision (null: no live row). */
+interface UpdateOutcome extends QueryResultRow {
+  applied: boolean;
+  current: BigIntValue | null;
+}
+
+/**
+ * A patch's revision, as `get` returned it: a whole number. Checked before anything is sent, so
+ * a bad value is a clear error rather than an SQL one (or a comparison that never matches).
+ * @throws SessionStoreError when it is not a whole number >= 0.
+ */
+function checkRevision(revision: unknown): number {
+  if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) {
+    throw new SessionStoreError(`PostgresStore: patch.revision must be a whole number >= 0 when given (got ${String(revision)})`);
+  }
+  return revision;
 }
 
 /** Milliseconds for a BIGINT column: whole numbers (a fraction of a millisecond carries nothing). */
@@ -313,6 +343,7 @@ function toRecord(row: SessionRow): SessionRecord {
     touchedAt: Number(row.touched_at),
     expiresAt: Number(row.expires_at),
     ...(row.cookie_max_age === null ? {} : { cookieMaxAge: Number(row.cookie_max_age) }),
+    revision: Number(row.revision),
     // The store writes user_id and owner_ends_by together; a row edited by hand with only one of
     // them reads as anonymous rather than with an owner that ends in 1970.
     ...(row.user_id === null || row.owner_ends_by === null
@@ -330,9 +361,20 @@ function toRecord(row: SessionRow): SessionRecord {
 
 /**
  * Keeps sessions in a PostgreSQL table, through a `pg` pool the application created: one row per
- * session, the data as JSONB. Every operation is one statement (one round trip), bounded by
- * `operationTimeout`; `update` merges the changed keys inside PostgreSQL under the row lock, so
- * concurrent requests never lose each other's keys.
+ * session, the data as JSONB. `update` merges the changed keys inside PostgreSQL under the row
+ * lock, so concurrent requests never lose each other's keys.
+ *
+ * Each row carries a revision (`SessionRecord.revision`) that `set` and `update` advance. An
+ * update made on a revision (`SessionPatch.revision`) applies only on top of that revision, in
+ * the same statement: one held back by a network partition and delivered after the request gave
+ * up (and answered 503) finds a newer revision and changes nothing, so it never overwrites a newer
+ * acknowledged write. An update that finds a newer revision while its operation is still live (a
+ * concurrent request) applies its keys again on top of that revision.
+ *
+ * Round trips: one statement per operation, bounded by `operationTimeout` (pool wait included).
+ * The one exception is an update whose revision the row has moved past: one more statement per
+ * concurrent write it meets, all on the same connection and all within the one `operationTimeout`;
+ * none is sent once it has passed.
  *
  * Create the table with {@link PostgresStore.createTable} at boot, or put
  * {@link renderPostgresSchema}'s SQL in your migrations.
@@ -394,7 +436,7 @@ export class PostgresStore implements SessionStore {
     const names = quoteTableName(tableName);
     const t = names.table;
     const columns =
-      'data::text AS data, created_at, touched_at, expires_at, cookie_max_age, user_id, user_ip, user_agent, owner_ends_by';
+      'data::text AS data, created_at, touched_at, expires_at, cookie_max_age, user_id, user_ip, user_agent, owner_ends_by, revision';
     this.#sql = {
       // Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog ("duplicate key
       // value violates unique constraint pg_type_typname_nsp_index") when several instances boot
@@ -403,12 +445,15 @@ export class PostgresStore implements SessionStore {
       schema: `SELECT pg_advisory_xact_lock(hashtext('${t}'));\n${createTableSql(names)}`,
       get: `SELECT ${columns} FROM ${t} WHERE key = $1 AND expires_at > $2`,
       // A replaced session takes the new record's owner, or none: set() replaces the whole record.
+      // Its revision goes on from the replaced row's (never back to 1), so an update made on the
+      // replaced record can never match the new one.
       set:
-        `INSERT INTO ${t} (key, data, created_at, touched_at, expires_at, cookie_max_age, user_id, user_ip, user_agent, owner_ends_by) ` +
-        `VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10) ` +
+        `INSERT INTO ${t} AS s (key, data, created_at, touched_at, expires_at, cookie_max_age, user_id, user_ip, user_agent, owner_ends_by, revision) ` +
+        `VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10, 1) ` +
         `ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at, ` +
         `touched_at = EXCLUDED.touched_at, expires_at = EXCLUDED.expires_at, cookie_max_age = EXCLUDED.cookie_max_age, ` +
-        `user_id = EXCLUDED.user_id, user_ip = EXCLUDED.user_ip, user_agent = EXCLUDED.user_agent, owner_ends_by = EXCLUDED.owner_ends_by`,
+        `user_id = EXCLUDED.user_id, user_ip = EXCLUDED.user_ip, user_agent = EXCLUDED.user_agent, owner_ends_by = EXCLUDED.owner_ends_by, ` +
+        `revision = s.revision + 1`,
       // One statement: the row lock UPDATE takes makes concurrent updates of one session run one
       // after the other, each merging into what the previous one committed (READ COMMITTED
       // re-reads the row after the wait), so no writer loses another's keys. The expiry condition
@@ -416,15 +461,34 @@ export class PostgresStore implements SessionStore {
       // nothing and is never brought back.
       // The owner's four columns change together, or not at all ($9: the patch carries an owner,
       // or null, which writes four NULLs).
+      // $14 is the revision the patch was made on (NULL: apply on top of any): compared on that
+      // same fresh row, under its lock, and advanced in the same statement, so a statement that
+      // reaches the server after the row moved on (held by a partition after the caller gave up)
+      // matches nothing. The outcome comes back in the same round trip: whether it applied, and
+      // if not, the live row's revision (NULL: no live row, the session is gone), so a conflict
+      // costs no separate SELECT. That read uses the statement's snapshot, taken before any wait
+      // for the row lock: after waiting for a concurrent update it may still show the revision
+      // the patch named, and the caller then simply tries once more (with a fresh snapshot). The
+      // CASE reads it only when nothing applied (an uncorrelated subquery runs on first use).
       update:
+        `WITH applied AS (` +
         `UPDATE ${t} SET data = (data - $2::text[]) || $3::jsonb, touched_at = $4, expires_at = $5, ` +
         `cookie_max_age = CASE WHEN $6::boolean THEN $7::bigint ELSE cookie_max_age END, ` +
         `user_id = CASE WHEN $9::boolean THEN $10::text ELSE user_id END, ` +
         `user_ip = CASE WHEN $9::boolean THEN $11::text ELSE user_ip END, ` +
         `user_agent = CASE WHEN $9::boolean THEN $12::text ELSE user_agent END, ` +
-        `owner_ends_by = CASE WHEN $9::boolean THEN $13::bigint ELSE owner_ends_by END ` +
-        `WHERE key = $1 AND expires_at > $8`,
-      touch: `UPDATE ${t} SET touched_at = $2, expires_at = $3 WHERE key = $1 AND expires_at > $4`,
+        `owner_ends_by = CASE WHEN $9::boolean THEN $13::bigint ELSE owner_ends_by END, ` +
+        `revision = revision + 1 ` +
+        `WHERE key = $1 AND expires_at > $8 AND ($14::bigint IS NULL OR revision = $14::bigint) RETURNING 1) ` +
+        `SELECT EXISTS (SELECT FROM applied) AS applied, ` +
+        `CASE WHEN EXISTS (SELECT FROM applied) THEN NULL ` +
+        `ELSE (SELECT revision FROM ${t} WHERE key = $1 AND expires_at > $8) END AS current`,
+      // A touch carries no revision and changes no data, so it neither checks nor advances one.
+      // GREATEST: a touch held back by a partition and delivered after a newer touch or update
+      // must not move the lifetime back (an active session would expire early, or be swept).
+      touch:
+        `UPDATE ${t} SET touched_at = GREATEST(touched_at, $2::bigint), expires_at = GREATEST(expires_at, $3::bigint) ` +
+        `WHERE key = $1 AND expires_at > $4`,
       destroy: `DELETE FROM ${t} WHERE key = $1`,
       // The outer expiry condition is re-checked on rows replaced meanwhile (a set() of the same
       // key), so a fresh record is never deleted for the expired one the subquery saw.
@@ -448,8 +512,8 @@ export class PostgresStore implements SessionStore {
   }
 
   /**
-   * Creates the table and its indexes when they do not exist yet, and adds the owner columns to a
-   * table created by an earlier version ({@link renderPostgresSchema}'s SQL, each ALTER or CREATE
+   * Creates the table and its indexes when they do not exist yet, and adds the owner and revision
+   * columns to a table created by an earlier version ({@link renderPostgresSchema}'s SQL, each ALTER or CREATE
    * INDEX run only when what it adds is missing, so an up-to-date table is not locked); safe to
    * call on every boot and from several instances at once.
    * @throws SessionStoreError when PostgreSQL refuses (no CREATE privilege) or is unreachable.
@@ -483,10 +547,19 @@ export class PostgresStore implements SessionStore {
     ]);
   }
 
-  /** @throws SessionStoreError when `patch.owner.userId` is not 1 to 255 characters. */
+  /**
+   * Applies the patch in one statement. With `patch.revision`, the statement applies it only on
+   * top of that revision; when the row has moved on (a concurrent request wrote it), the store
+   * sends it again on top of the revision the statement reported, on the same connection, for as
+   * long as the operation is within `operationTimeout`. Each attempt names the revision it saw,
+   * so an attempt held back and delivered after the caller gave up changes nothing.
+   * @throws SessionStoreError when `patch.owner.userId` is not 1 to 255 characters, or
+   *   `patch.revision` is not a whole number >= 0.
+   */
   async update(key: string, patch: SessionPatch): Promise<boolean> {
     const owner = ownerParams('update', patch.owner ?? undefined);
-    const result = await this.#query('update', this.#sql.update, [
+    let revision = patch.revision === undefined ? null : checkRevision(patch.revision);
+    const values = [
       key,
       patch.unset.map(encodeString),
       toJsonb(patch.set),
@@ -497,8 +570,20 @@ export class PostgresStore implements SessionStore {
       this.#now(),
       patch.owner !== undefined,
       ...owner,
-    ]);
-    return result.rowCount === 1;
+    ];
+    return this.#run('update', async (query) => {
+      for (;;) {
+        const result = await query<UpdateOutcome>(this.#sql.update, [...values, revision]);
+        const { applied, current } = result.rows[0];
+        if (applied) return true;
+        // No live row: destroyed or expired meanwhile, and never brought back.
+        if (current === null) return false;
+        // Live at another revision: a concurrent request committed first. This operation is still
+        // live (query refuses to send once it timed out), so its keys go on top of that revision,
+        // keeping both requests' changes, as an update without a revision would.
+        revision = Number(current);
+      }
+    });
   }
 
   /**
@@ -570,15 +655,19 @@ export class PostgresStore implements SessionStore {
     return toBigIntParam(this.#clock());
   }
 
+  /** Runs one statement, as {@link PostgresStore.#run} runs an operation. */
+  #query<R extends QueryResultRow = QueryResultRow>(operation: string, text: string, values: unknown[] | undefined): Promise<QueryResult<R>> {
+    return this.#run(operation, (query) => query<R>(text, values));
+  }
+
   /**
-   * Runs one statement on a connection of the pool, bounded by the operation timeout, and wraps
-   * every failure in a SessionStoreError.
+   * Runs one operation on one connection of the pool, bounded as a whole (pool wait and every
+   * statement) by the operation timeout, and wraps every failure in a SessionStoreError. `work`
+   * sends its statements through `query`, which refuses to send one once the operation has timed
+   * out.
    */
-  async #query<R extends QueryResultRow = QueryResultRow>(
-    operation: string,
-    text: string,
-    values: unknown[] | undefined,
-  ): Promise<QueryResult<R>> {
+  async #run<T>(operation: string, work: (query: StatementRunner) => Promise<T>): Promise<T> {
+    const deadline = performance.now() + this.#timeout;
     let client: PoolClient | undefined;
     let released = false;
     let abandoned = false;
@@ -593,22 +682,28 @@ export class PostgresStore implements SessionStore {
     // listens only while the client is idle; a checked-out client without a listener would take
     // the process down (an uncaught 'error' event), so it has one for as long as it is ours.
     const onConnectionError = (error: Error): void => release(error);
-    const run = async (): Promise<QueryResult<R>> => {
-      client = await this.#pool.connect();
-      client.on('error', onConnectionError);
-      if (abandoned) {
-        // The caller already got its timeout (and maybe a 503): a write it gave up on must not
-        // land later behind its back, so the statement is never sent.
+    const query = async <R extends QueryResultRow>(text: string, values: unknown[] | undefined): Promise<QueryResult<R>> => {
+      // The caller already got its timeout (and maybe a 503), or is about to: a write it gave up
+      // on must not land later behind its back, so the statement is never sent. The deadline is
+      // checked as well as the flag, which is set only once the timeout's rejection is handled.
+      if (abandoned || performance.now() >= deadline) {
         release();
-        throw new SessionStoreError(`Session store ${operation} abandoned after its timeout`);
+        throw new OperationTimeoutError(`Session store ${operation} timed out after ${this.#timeout} ms`);
       }
       try {
-        const result = await client.query<R>(text, values);
-        release();
-        return result;
+        return await client!.query<R>(text, values);
       } catch (error) {
         release(error instanceof Error ? error : new Error(String(error)));
         throw error;
+      }
+    };
+    const run = async (): Promise<T> => {
+      client = await this.#pool.connect();
+      client.on('error', onConnectionError);
+      try {
+        return await work(query);
+      } finally {
+        release();
       }
     };
     try {
