@@ -115,6 +115,14 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** A client whose connection goes through `proxy`, reconnecting quickly (see redis.fault.e2e-spec.ts). */
+async function clientThrough(proxy: TcpProxy) {
+  const proxied = createClient({ socket: { host: '127.0.0.1', port: proxy.port, reconnectStrategy: () => 50, connectTimeout: 1_000 } });
+  proxied.on('error', () => undefined);
+  await proxied.connect();
+  return proxied;
+}
+
 describeWithService('redis')('RedisStore honours the store contract', () => {
   const prefix = `${uniqueName('sess')}:`;
   let client: Client;
@@ -123,6 +131,21 @@ describeWithService('redis')('RedisStore honours the store contract', () => {
     create: async () => {
       client = await connectedClient();
       return new RedisStore({ client, prefix });
+    },
+    behindProxy: async () => {
+      const operationTimeout = 300;
+      const proxy = await new TcpProxy(REDIS_PORT).start();
+      const proxied = await clientThrough(proxy);
+      return {
+        store: new RedisStore({ client: proxied, prefix, operationTimeout }),
+        proxy,
+        operationTimeout,
+        close: async () => {
+          // destroy, not close: a frozen connection would never answer a graceful close.
+          proxied.destroy();
+          await proxy.stop();
+        },
+      };
     },
     cleanup: async (store) => {
       await store.close?.();
@@ -203,7 +226,7 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
 
       expect(await keysUnder(client, keyPrefix)).toEqual([`${keyPrefix}${key}`]);
       expect(await client.type(`${keyPrefix}${key}`)).toBe('hash');
-      expect(Object.keys(await client.hGetAll(`${keyPrefix}${key}`)).sort()).toEqual(['c', 'd:user', 'd:visits', 'e', 'm', 't']);
+      expect(Object.keys(await client.hGetAll(`${keyPrefix}${key}`)).sort()).toEqual(['c', 'd:user', 'd:visits', 'e', 'm', 'r', 't']);
     });
 
     it('stores each data key literally as its own field, holding JSON', async () => {
@@ -238,7 +261,7 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
       const stored = record({ data: { n: 1.5, s: '1.5', b: false, nil: null, list: ['1', 2] }, cookieMaxAge: 60_000 });
       await store.set(key, stored);
       const loaded = await store.get(key);
-      expect(loaded).toEqual(stored);
+      expect(loaded).toEqual({ ...stored, revision: 1 });
       for (const field of ['createdAt', 'touchedAt', 'expiresAt', 'cookieMaxAge'] as const) expect(typeof loaded![field]).toBe('number');
     });
 
@@ -256,7 +279,7 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
       await store.set(key, record({ data: many('old') }));
       await expect(store.update(key, patch({ set: many('new'), unset: Object.keys(many('old')) }))).resolves.toBe(true);
       await expect(store.get(key)).resolves.toMatchObject({ data: many('new') });
-      expect(await client.hLen(`${prefix}${key}`)).toBe(3_000 + 3);
+      expect(await client.hLen(`${prefix}${key}`)).toBe(3_000 + 4);
     });
 
     it('reports a hash it did not write as a store failure, not as a session', async () => {
@@ -405,9 +428,9 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
       expect(await client.zRange(indexKey, 0, -1)).toEqual([key]);
       // The owner lives in the session's own hash, one metadata field each.
       const fields = await client.hGetAll(`${keyPrefix}${key}`);
-      expect(Object.keys(fields).sort()).toEqual(['a', 'b', 'c', 'd:user', 'd:visits', 'e', 'i', 't', 'u']);
+      expect(Object.keys(fields).sort()).toEqual(['a', 'b', 'c', 'd:user', 'd:visits', 'e', 'i', 'r', 't', 'u']);
       expect(fields).toMatchObject({ u: userId, i: '198.51.100.4', a: 'Test/1.0', b: String(stored.owner!.endsBy) });
-      await expect(layoutStore.listByUser(userId)).resolves.toEqual([{ key, record: stored }]);
+      await expect(layoutStore.listByUser(userId)).resolves.toEqual([{ key, record: { ...stored, revision: 1 } }]);
       // Ids that only differ in what an encoding could fold together stay apart.
       await expect(layoutStore.listByUser('ü:{x}*} 日本 🎉 "1" ')).resolves.toEqual([]);
       await expect(layoutStore.listByUser('u\u0308:{x}*} 日本 🎉 "1"')).resolves.toEqual([]);
@@ -417,9 +440,9 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
       const key = newKey();
       const stored = record({ owner: { userId: `bare-${newKey()}`, endsBy: Date.now() + 60_000 } });
       await store.set(key, stored);
-      expect(Object.keys(await client.hGetAll(`${prefix}${key}`)).sort()).toEqual(['b', 'c', 'd:user', 'd:visits', 'e', 't', 'u']);
+      expect(Object.keys(await client.hGetAll(`${prefix}${key}`)).sort()).toEqual(['b', 'c', 'd:user', 'd:visits', 'e', 'r', 't', 'u']);
       const loaded = await store.get(key);
-      expect(loaded).toEqual(stored);
+      expect(loaded).toEqual({ ...stored, revision: 1 });
       expect(Object.keys(loaded!.owner!).sort()).toEqual(['endsBy', 'userId']);
     });
 
@@ -526,7 +549,7 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
       const longest = '🎉'.repeat(255);
       const stored = record({ owner: owner(longest) });
       await store.set(key, stored);
-      await expect(store.listByUser(longest)).resolves.toEqual([{ key, record: stored }]);
+      await expect(store.listByUser(longest)).resolves.toEqual([{ key, record: { ...stored, revision: 2 } }]);
     });
 
     it('refuses an owner whose endsBy, ip or user agent has the wrong type', async () => {
@@ -549,7 +572,7 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
         const key = newKey();
         const stored = record({ data: { text: 'héllo ✓', list: [1, 'two'] }, cookieMaxAge: 5_000 });
         await mappedStore.set(key, stored);
-        await expect(mappedStore.get(key)).resolves.toEqual(stored);
+        await expect(mappedStore.get(key)).resolves.toEqual({ ...stored, revision: 1 });
         await expect(mappedStore.update(key, patch({ set: { more: true } }))).resolves.toBe(true);
         await expect(mappedStore.get(key)).resolves.toMatchObject({ data: { text: 'héllo ✓', more: true } });
 
@@ -559,8 +582,8 @@ describeWithService('redis')('RedisStore on a real Redis server', () => {
         const ownedKey = newKey();
         await mappedStore.set(ownedKey, signedIn);
         await client.zAdd(indexKeyOf(prefix, userId), { score: Date.now() + 60_000, value: key });
-        await expect(mappedStore.get(ownedKey)).resolves.toEqual(signedIn);
-        await expect(mappedStore.listByUser(userId)).resolves.toEqual([{ key: ownedKey, record: signedIn }]);
+        await expect(mappedStore.get(ownedKey)).resolves.toEqual({ ...signedIn, revision: 1 });
+        await expect(mappedStore.listByUser(userId)).resolves.toEqual([{ key: ownedKey, record: { ...signedIn, revision: 1 } }]);
       } finally {
         await own.close();
       }
@@ -739,5 +762,171 @@ describeWithService('redis')('RedisStore when Redis goes away', () => {
       nowhere.destroy();
       await connecting;
     }
+  });
+});
+
+describeWithService('redis')('RedisStore revisions', () => {
+  const OPERATION_TIMEOUT = 300;
+  const prefix = `${uniqueName('sess')}:`;
+  let admin: Client;
+  let store: RedisStore;
+
+  beforeAll(async () => {
+    admin = await connectedClient();
+    store = new RedisStore({ client: admin, prefix });
+  });
+
+  afterAll(async () => {
+    await deleteKeysUnder(admin, prefix);
+    await admin.close();
+  });
+
+  const revisionField = (key: string) => admin.hGet(`${prefix}${key}`, 'r');
+
+  it('keeps the revision in the hash: 1 on a new key, +1 per update (with or without revision) and per replacing set', async () => {
+    const key = newKey();
+    await store.set(key, record());
+    expect(await revisionField(key)).toBe('1');
+    await expect(store.update(key, patch({ set: { a: 1 }, revision: 1 }))).resolves.toBe(true);
+    await expect(store.update(key, patch({ set: { a: 2 } }))).resolves.toBe(true);
+    expect(await revisionField(key)).toBe('3');
+    await store.set(key, record({ data: { replaced: true } }));
+    expect(await revisionField(key)).toBe('4');
+    await expect(store.get(key)).resolves.toMatchObject({ data: { replaced: true }, revision: 4 });
+    // A touch changes no data: the revision stays.
+    await store.touch(key, record({ touchedAt: Date.now() + 1_000, expiresAt: Date.now() + 90_000 }));
+    expect(await revisionField(key)).toBe('4');
+  });
+
+  it('merges an update made on a stale revision while it is live, at one more round trip', async () => {
+    const counted = countingClient(admin);
+    const countingStore = new RedisStore({ client: counted.client, prefix });
+    const key = newKey();
+    await countingStore.set(key, record({ data: { base: true } }));
+    await countingStore.update(key, patch({ set: { first: 1 }, revision: 1 }));
+    counted.calls.length = 0;
+    await expect(countingStore.update(key, patch({ set: { second: 2 }, revision: 1 }))).resolves.toBe(true);
+    // The script reports the current revision with its refusal: the retry needs no read.
+    expect(counted.calls).toEqual(['evalSha', 'evalSha']);
+    await expect(store.get(key)).resolves.toMatchObject({ data: { base: true, first: 1, second: 2 }, revision: 3 });
+  });
+
+  it('keeps retrying against a writer that always gets in first only until the operation timeout, and sends nothing after it', async () => {
+    const key = newKey();
+    const redisKey = `${prefix}${key}`;
+    await store.set(key, record({ data: { base: true } }));
+    let racing = true;
+    // Before every script the store sends, another instance moves the revision on.
+    const losing = interceptingClient(admin, 'evalSha', async () => {
+      if (racing) await admin.hIncrBy(redisKey, 'r', 1);
+    });
+    const loser = new RedisStore({ client: losing, prefix, operationTimeout: OPERATION_TIMEOUT });
+    const startedAt = Date.now();
+    await expect(loser.update(key, patch({ set: { lost: true }, revision: 1 }))).rejects.toThrow(`Session store update timed out after ${OPERATION_TIMEOUT} ms`);
+    expect(Date.now() - startedAt).toBeLessThan(OPERATION_TIMEOUT + 200);
+    // The race ends: a retry sent now would find its revision current and apply.
+    racing = false;
+    await sleep(200);
+    expect(await admin.hGet(redisKey, 'd:lost')).toBeNull();
+  });
+
+  it('reads a hash written before revisions as revision 0, and updates it to 1', async () => {
+    const key = newKey();
+    const redisKey = `${prefix}${key}`;
+    const now = Date.now();
+    await admin.hSet(redisKey, { c: String(now), t: String(now), e: String(now + 60_000), 'd:visits': '1' });
+    await admin.pExpire(redisKey, 60_000);
+    await expect(store.get(key)).resolves.toEqual({ data: { visits: 1 }, createdAt: now, touchedAt: now, expiresAt: now + 60_000, revision: 0 });
+    await expect(store.update(key, patch({ set: { visits: 2 }, revision: 0 }))).resolves.toBe(true);
+    await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 2 }, revision: 1 });
+    // Replacing a legacy hash starts from its revision 0 too.
+    const other = newKey();
+    await admin.hSet(`${prefix}${other}`, { c: String(now), t: String(now), e: String(now + 60_000) });
+    await store.set(other, record());
+    expect(await revisionField(other)).toBe('1');
+  });
+
+  it('refuses a patch revision that is not a whole number, writing nothing', async () => {
+    const key = newKey();
+    await store.set(key, record());
+    for (const revision of [-1, 1.5, Number.NaN, '1' as unknown as number]) {
+      await expect(store.update(key, patch({ set: { bad: true }, revision }))).rejects.toThrow(/patch\.revision must be a whole number/);
+    }
+    await expect(store.get(key)).resolves.toMatchObject({ revision: 1 });
+  });
+
+  it('with localCache, answers with the revision of the latest write, its own or another instance\'s', async () => {
+    const tracking = createClient({ url: REDIS_URL, RESP: 3, emitInvalidate: true });
+    tracking.on('error', () => undefined);
+    await tracking.connect();
+    const cached = new RedisStore({ client: tracking, prefix, localCache: true });
+    try {
+      const key = newKey();
+      await cached.set(key, record());
+      await expect(cached.get(key)).resolves.toMatchObject({ revision: 1 });
+      await expect(cached.get(key)).resolves.toMatchObject({ revision: 1 }); // from the cache
+      await cached.update(key, patch({ set: { a: 1 }, revision: 1 }));
+      await expect(cached.get(key)).resolves.toMatchObject({ data: { a: 1 }, revision: 2 });
+      await expect(cached.get(key)).resolves.toMatchObject({ data: { a: 1 }, revision: 2 });
+      // Another instance writes: Redis's invalidation drops the cached copy.
+      await store.update(key, patch({ set: { a: 2 }, revision: 2 }));
+      let seen: number | undefined;
+      const deadline = Date.now() + 2_000;
+      while ((seen = (await cached.get(key))?.revision) !== 3 && Date.now() < deadline) await sleep(10);
+      expect(seen).toBe(3);
+      await expect(cached.get(key)).resolves.toMatchObject({ data: { a: 2 }, revision: 3 });
+    } finally {
+      await cached.close();
+      await tracking.close();
+    }
+  });
+
+  describe('a script held back by a partition that heals late', () => {
+    let proxy: TcpProxy;
+    let proxied: Client;
+    let late: RedisStore;
+
+    beforeEach(async () => {
+      proxy = await new TcpProxy(REDIS_PORT).start();
+      proxied = await clientThrough(proxy);
+      late = new RedisStore({ client: proxied, prefix, operationTimeout: OPERATION_TIMEOUT });
+    });
+
+    afterEach(async () => {
+      proxied.destroy();
+      await proxy.stop();
+    });
+
+    /**
+     * Sends `update` through the proxy while it is frozen (it times out: the request answers 503),
+     * acknowledges a newer write through the direct client, then lets the held script reach Redis.
+     */
+    async function updateHeldBack(key: string, held: SessionPatch): Promise<void> {
+      await late.get(key); // the script goes out on an open connection and is held there
+      proxy.freeze();
+      await expect(late.update(key, held)).rejects.toThrow(`Session store update timed out after ${OPERATION_TIMEOUT} ms`);
+      proxy.heal({ heldConnectionsAfterMs: 200 });
+      await expect(store.update(key, patch({ set: { visits: 3 }, revision: 1 }))).resolves.toBe(true);
+      await proxy.released();
+    }
+
+    it('changes nothing when it names the revision it was made on', async () => {
+      const key = newKey();
+      await store.set(key, record({ data: { visits: 1 } }));
+      await updateHeldBack(key, patch({ set: { visits: 'late' }, revision: 1 }));
+      // The held script has reached Redis by now (the control below shows it lands within this).
+      await sleep(500);
+      await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 3 }, revision: 2 });
+      expect(await revisionField(key)).toBe('2');
+    });
+
+    it('control: without a revision, the same late script does overwrite the newer write', async () => {
+      const key = newKey();
+      await store.set(key, record({ data: { visits: 1 } }));
+      await updateHeldBack(key, patch({ set: { visits: 'late' } }));
+      const deadline = Date.now() + 2_000;
+      while ((await store.get(key))?.data.visits !== 'late' && Date.now() < deadline) await sleep(10);
+      await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 'late' }, revision: 3 });
+    });
   });
 });

@@ -98,6 +98,10 @@ const CREATED_AT = 'c';
 const TOUCHED_AT = 't';
 const EXPIRES_AT = 'e';
 const COOKIE_MAX_AGE = 'm';
+// The record's revision (SessionRecord.revision): advanced by the set and update scripts only, so
+// the scripts can refuse a write made on a revision the hash has moved past. A hash written before
+// revisions existed has no such field and counts as revision 0.
+const REVISION = 'r';
 const DATA_FIELD = 'd:';
 // The owner of a signed-in session, one metadata field each, so that an absent ip or user agent
 // stays absent (no field) rather than coming back as an empty string.
@@ -135,31 +139,64 @@ local e = redis.call('HGET', KEYS[1], '${EXPIRES_AT}')
 if not e or tonumber(e) <= tonumber(ARGV[1]) then return 0 end
 `;
 
-/** KEYS[1] key; ARGV: expiresAt (whole ms), then field/value pairs. Replaces the whole hash. */
-const SET_SCRIPT = `${CALL_CHUNKED}
+// The revision a hash holds; 0 for a hash written before revisions (or no hash at all).
+const READ_REVISION = `
+local function revision_of(key)
+  return tonumber(redis.call('HGET', key, '${REVISION}')) or 0
+end
+`;
+
+/**
+ * KEYS[1] key; ARGV: expiresAt (whole ms), then field/value pairs. Replaces the whole hash, one
+ * revision past the one it replaces (read before the DEL, so a revision never repeats while the
+ * key lives). Returns the new revision. A key holding something other than a hash is replaced
+ * from revision 1, as before revisions existed (HGET on it would fail with WRONGTYPE).
+ */
+const SET_SCRIPT = `${CALL_CHUNKED}${READ_REVISION}
+local revision = 1
+if redis.call('TYPE', KEYS[1]).ok == 'hash' then revision = revision_of(KEYS[1]) + 1 end
 redis.call('DEL', KEYS[1])
 call_chunked('HSET', KEYS[1], 2, #ARGV)
+redis.call('HSET', KEYS[1], '${REVISION}', revision)
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
-return 1
+return revision
 `;
 
 /**
  * KEYS[1] key; ARGV: now, expiresAt (whole ms), cookie mode ('=' keep, '-' remove, '+' set),
- * cookieMaxAge, number of unset fields n, the n unset fields, then field/value pairs to write
- * (touchedAt and expiresAt among them). Returns 1 when applied, 0 when no live record exists.
+ * cookieMaxAge, the revision the patch was made on ('' for none: applied on top of any), number
+ * of unset fields n, the n unset fields, then field/value pairs to write (touchedAt and expiresAt
+ * among them). The revision is compared and advanced in the same atomic step as the write: a
+ * script delivered after the hash moved on (held by a partition after the request gave up)
+ * changes nothing. Returns the new revision (>= 1) when applied, 0 when no live record exists,
+ * and -(current revision + 1) when the hash is at another revision, so that a writer still
+ * within its operation timeout can try again on top of it without reading the hash first.
  */
-const UPDATE_SCRIPT = `${CALL_CHUNKED}${LIVE_CHECK}
-local unset = tonumber(ARGV[5])
-call_chunked('HDEL', KEYS[1], 6, 5 + unset)
+const UPDATE_SCRIPT = `${CALL_CHUNKED}${LIVE_CHECK}${READ_REVISION}
+local revision = revision_of(KEYS[1])
+if ARGV[5] ~= '' and tonumber(ARGV[5]) ~= revision then return -(revision + 1) end
+local unset = tonumber(ARGV[6])
+call_chunked('HDEL', KEYS[1], 7, 6 + unset)
 if ARGV[3] == '-' then redis.call('HDEL', KEYS[1], '${COOKIE_MAX_AGE}')
 elseif ARGV[3] == '+' then redis.call('HSET', KEYS[1], '${COOKIE_MAX_AGE}', ARGV[4]) end
-call_chunked('HSET', KEYS[1], 6 + unset, #ARGV)
+call_chunked('HSET', KEYS[1], 7 + unset, #ARGV)
+redis.call('HSET', KEYS[1], '${REVISION}', revision + 1)
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-return 1
+return revision + 1
 `;
 
-/** KEYS[1] key; ARGV: now, expiresAt (whole ms), touchedAt, expiresAt. Never creates the record. */
+/**
+ * KEYS[1] key; ARGV: now, expiresAt (whole ms), touchedAt, expiresAt. Never creates the record,
+ * and neither checks nor advances the revision (a touch changes no data). It never moves the
+ * lifetime back either: a touch carries no revision, and one held by a partition and delivered
+ * after a newer request extended the session would otherwise shorten it again (an idle timeout
+ * measured from an older touchedAt, a TTL ending early), signing the user out too soon. A touch
+ * older than the stored touchedAt (or as old, and not extending the expiry) is dropped.
+ */
 const TOUCH_SCRIPT = `${LIVE_CHECK}
+local touched = tonumber(redis.call('HGET', KEYS[1], '${TOUCHED_AT}'))
+local t, x = tonumber(ARGV[3]), tonumber(ARGV[4])
+if touched and (t < touched or (t == touched and x <= tonumber(e))) then return 0 end
 redis.call('HSET', KEYS[1], '${TOUCHED_AT}', ARGV[3], '${EXPIRES_AT}', ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return 1
@@ -212,6 +249,12 @@ const REQUIRED_CLIENT_METHODS = ['hGetAll', 'del', 'evalSha', 'eval', 'withComma
  * are atomic (also on a Redis Cluster) and `update` / `touch` never recreate a session that was
  * destroyed or has expired meanwhile. Signed-in sessions are also listed in a per-user index (a
  * sorted set, kept by its own single-key commands): writing an owner costs one more round trip.
+ *
+ * Each hash carries a revision (`SessionRecord.revision`) that `set` and `update` advance inside
+ * their scripts. An update made on a revision (`SessionPatch.revision`) applies only on top of
+ * it, so a script Redis receives after the request gave up on it (a partition that healed late)
+ * never overwrites a newer write; an update that meets a newer revision while still within the
+ * operation timeout applies on top of it with one more round trip.
  *
  * @throws {SessionConfigError} from the constructor when the options are invalid.
  * @example
@@ -348,8 +391,15 @@ export class RedisStore implements SessionStore {
     }, key);
   }
 
+  /**
+   * Applies the patch in one script. With `patch.revision`, the script applies it only on top of
+   * that revision; when the hash has moved on (a concurrent request), the store tries again on
+   * top of the revision the script reported, one round trip per attempt, for as long as the
+   * operation timeout allows and never after it: a script that reaches Redis after the request
+   * gave up (503) finds a revision it did not name and changes nothing.
+   */
   update(key: string, patch: SessionPatch): Promise<boolean> {
-    return this.#run('update', async (client) => {
+    return this.#run('update', async (client, live) => {
       const expiresAt = checkTimestamp('expiresAt', patch.expiresAt);
       const touchedAt = checkTimestamp('touchedAt', patch.touchedAt);
       const unset = patch.unset.map((name) => DATA_FIELD + name);
@@ -367,15 +417,32 @@ export class RedisStore implements SessionStore {
       const owner = patch.owner === undefined || patch.owner === null ? undefined : checkOwner(patch.owner);
       if (patch.owner !== undefined) unset.push(...OWNER_FIELDS);
       if (owner !== undefined) pairs.push(...ownerPairs(owner));
-      const write = () =>
-        this.#eval(client, SCRIPTS.update, this.#redisKey(key), [
+      const redisKey = this.#redisKey(key);
+      const attempt = (revision: string) =>
+        this.#eval(client, SCRIPTS.update, redisKey, [
           String(Date.now()),
           expiryArgument(expiresAt),
           ...cookie,
+          revision,
           String(unset.length),
           ...unset,
           ...pairs,
         ]);
+      const write = async (): Promise<number> => {
+        let revision = patch.revision === undefined ? '' : String(checkRevision(patch.revision));
+        for (;;) {
+          const reply = Number(String(await attempt(revision)));
+          if (!Number.isInteger(reply)) throw new SessionStoreError(`RedisStore: unexpected update script reply (${String(reply)})`);
+          if (reply >= 0) return reply;
+          // The hash is live at another revision: a concurrent request wrote it after this one
+          // read it. This request is still within its operation timeout (live() throws once it
+          // is not), so it applies its keys on top of that revision, keeping both requests'
+          // changes. The retry names the revision it saw, so if it is itself held up and lands
+          // late, it too changes nothing.
+          live();
+          revision = String(-reply - 1);
+        }
+      };
       // An owner removed (null) or replaced leaves the previous user's index entry behind, for
       // listByUser to drop: removing it here would need the old owner, one more round trip.
       const reply = owner === undefined ? await write() : await this.#writeOwned(client, key, owner, expiresAt, write);
@@ -445,14 +512,28 @@ export class RedisStore implements SessionStore {
    * the write succeeded or not: Redis's invalidation message for the writer's own connection may
    * arrive after the reply, and the next request must not read the old copy meanwhile.
    */
-  async #run<T>(operation: string, body: (client: RedisStoreClient) => Promise<T>, writtenKey?: string): Promise<T> {
+  async #run<T>(
+    operation: string,
+    body: (client: RedisStoreClient, live: () => void) => Promise<T>,
+    writtenKey?: string,
+  ): Promise<T> {
     // One signal shared by the operations in flight, not one per operation: node-redis makes a
     // new client object per `withCommandOptions()`, which costs more than the Redis read it wraps
     // when the read is answered from the client-side cache. A timeout withdraws every command
     // still queued under that signal: they all wait on the same unreachable connection.
     const abortable = (this.#abortable ??= this.#newAbortable());
+    const deadline = performance.now() + this.#operationTimeout;
+    // For an operation that sends more than one command in turn (update's retries): throws once
+    // the operation is past its timeout. The timer's rejection aborts the signal in the same turn
+    // (before any reply could start a retry), and the clock check covers a timer running late,
+    // so no command of a timed-out operation is ever sent.
+    const live = (): void => {
+      if (abortable.controller.signal.aborted || performance.now() >= deadline) {
+        throw new OperationTimeoutError(`Session store ${operation} timed out after ${this.#operationTimeout} ms`);
+      }
+    };
     try {
-      return await withOperationTimeout(operation, this.#operationTimeout, () => body(abortable.client));
+      return await withOperationTimeout(operation, this.#operationTimeout, () => body(abortable.client, live));
     } catch (error) {
       // Only a timeout aborts: a command that failed on its own (a script error, say) must not
       // withdraw the healthy commands of other requests queued beside it.
@@ -570,9 +651,17 @@ export class RedisStore implements SessionStore {
   }
 }
 
-/** Whether a write script applied (1), rather than finding no live session (0). */
+/** Whether a write script applied (its new revision, >= 1), rather than finding no live session (0). */
 function applied(reply: unknown): boolean {
-  return Number(String(reply)) === 1;
+  return Number(String(reply)) >= 1;
+}
+
+/** A patch's revision: a whole number, as `get` returned it. */
+function checkRevision(revision: unknown): number {
+  if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) {
+    throw new SessionStoreError(`RedisStore: patch.revision must be a whole number >= 0 when given (got ${String(revision)})`);
+  }
+  return revision;
 }
 
 /** The members of a ZRANGE reply as strings, whatever the client's type mapping. */
@@ -724,6 +813,8 @@ function toRecord(fields: Readonly<Record<string, unknown>>, now: number): Sessi
     expiresAt,
     ...(cookieMaxAge === undefined ? {} : { cookieMaxAge }),
     ...(owner === undefined ? {} : { owner }),
+    // A hash written before revisions existed counts as revision 0 (the contract's rule).
+    revision: fields[REVISION] === undefined ? 0 : numberField(fields, REVISION),
   };
 }
 
