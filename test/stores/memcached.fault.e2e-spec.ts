@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Controller, Get, HttpCode, Post, Query, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import * as memjs from 'memjs';
@@ -6,7 +8,7 @@ import { Session, SessionModule, type SessionStore } from '@app/session';
 import { MemcachedStore } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
-import { sessionCookieFrom, shouldAnswerStoreUnavailable, storeKeyOf, TEST_SECRET } from '../support/test-stores';
+import { sessionCookieFrom, shouldAnswerStoreUnavailable, sleep, storeKeyOf, TEST_SECRET } from '../support/test-stores';
 
 type AppSession = Session<{ value: string }>;
 
@@ -83,4 +85,87 @@ describeWithService('memcached')('A Nest app on MemcachedStore when memcached go
     const response = await request(server()).post('/value?v=new').expect(200);
     cookies.push(sessionCookieFrom(response));
   });
+});
+
+describeWithService('memcached')('MemcachedStore back within a second of memcached, outage after outage', () => {
+  // The default bound: a request memjs never answers waits this long, which is what the fix removes.
+  const OPERATION_TIMEOUT_MS = 2_000;
+  /** Writes kept in flight during an outage, as a loaded instance has. */
+  const CONCURRENT_WRITERS = 10;
+  const prefix = `${uniqueName('sess')}:`;
+  let proxy: TcpProxy;
+  let client: memjs.Client;
+  let store: MemcachedStore;
+  const keys: string[] = [];
+
+  beforeAll(async () => {
+    proxy = await new TcpProxy(11211).start();
+    client = memjs.Client.create(`127.0.0.1:${proxy.port}`, { timeout: 0.25, retries: 1, logger: { log: () => undefined } });
+    store = new MemcachedStore({ client, prefix, operationTimeout: OPERATION_TIMEOUT_MS });
+  });
+
+  afterAll(async () => {
+    proxy.restore();
+    await proxy.released();
+    for (const key of keys) await store.destroy(key);
+    client.close();
+    await proxy.stop();
+  });
+
+  const record = () => ({ data: { n: 0 }, createdAt: Date.now(), touchedAt: Date.now(), expiresAt: Date.now() + 60_000 });
+  const newSessionKey = (): string => {
+    const key = storeKeyOf(`sid=${randomBytes(32).toString('base64url')}`);
+    keys.push(key);
+    return key;
+  };
+
+  /** Keeps CONCURRENT_WRITERS writes in flight for `ms`; every one may fail. */
+  async function loadFor(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    await Promise.all(
+      Array.from({ length: CONCURRENT_WRITERS }, async (_, index) => {
+        while (Date.now() < until) {
+          await store.update(keys[0], { set: { [`w${index}`]: Date.now() }, unset: [], touchedAt: Date.now(), expiresAt: Date.now() + 60_000 }).catch(() => undefined);
+        }
+      }),
+    );
+  }
+
+  /** Milliseconds from now until a new session's first write succeeds (each attempt bounded by the operation timeout). */
+  async function timeToFirstWrite(): Promise<number> {
+    const started = performance.now();
+    for (;;) {
+      try {
+        await store.set(newSessionKey(), record());
+        return performance.now() - started;
+      } catch {
+        // Not back yet: the next attempt is a new request.
+      }
+    }
+  }
+
+  const outages: Array<[string, () => void, () => void]> = [
+    ['refused connections (cut / restore)', () => proxy.cut(), () => proxy.restore()],
+    // Open connections freeze; the ones open during the partition deliver what they held 1.5 s
+    // after new connections work again (TCP retransmission), and only then close.
+    ['a partition that heals late (freeze / heal)', () => proxy.freeze(), () => proxy.heal({ heldConnectionsAfterMs: 1_500 })],
+  ];
+
+  it.each(outages)('serves the first write within 1 s after %s, three times in a row', async (_kind, goDown, comeBack) => {
+    await store.set(newSessionKey(), record());
+    const timings: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const load = loadFor(2_100);
+      await sleep(100);
+      goDown();
+      await sleep(2_000);
+      comeBack();
+      timings.push(await timeToFirstWrite());
+      await load;
+      await proxy.released();
+    }
+    // Printed for the record (the issue's numbers come from here); the assertion is the bound.
+    console.info(`[memcached recovery] ${_kind}: ${timings.map((ms) => `${Math.round(ms)} ms`).join(', ')}`);
+    for (const elapsed of timings) expect(elapsed).toBeLessThan(1_000);
+  }, 30_000);
 });

@@ -1,3 +1,5 @@
+import type { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import { types } from 'node:util';
 import type { Client, Response } from 'memjs';
 import { SessionStoreError, toSessionStoreError } from '../core/errors';
@@ -42,7 +44,9 @@ export interface MemcachedStoreOptions {
 const MAGIC_REQUEST = 0x80;
 const OPCODE_GET = 0x00;
 const OPCODE_SET = 0x01;
+const OPCODE_ADD = 0x02;
 const OPCODE_DELETE = 0x04;
+const OPCODE_NOOP = 0x0a;
 const STATUS_OK = 0x0000;
 const STATUS_KEY_NOT_FOUND = 0x0001;
 const STATUS_KEY_EXISTS = 0x0002;
@@ -87,6 +91,101 @@ interface StoredRecord {
   cas: Buffer;
 }
 
+/** What a write request needs beyond a read: the operation's deadline. */
+interface WriteOptions {
+  readonly operation: string;
+  readonly deadline: number;
+}
+
+/**
+ * The state of a memjs 1.3.2 `Server` (one per memcached address) that {@link mendMemjsServer}
+ * reads and repairs. These fields are memjs's own (JavaScript properties, shown as readonly or
+ * not at all by @types/memjs); memjs is pinned, and the store checks they exist before relying
+ * on them.
+ */
+interface MemjsServerState extends EventEmitter {
+  _socket?: Socket;
+  connected: boolean;
+  timeoutSet: boolean;
+  errorCallbacks: Record<number, unknown>;
+  connectCallbacks: unknown[];
+  error(error: Error): void;
+}
+
+/** Servers already mended (several stores may share one client). */
+const MENDED_SERVERS = new WeakSet<object>();
+
+function isMemjsServerState(server: unknown): server is MemjsServerState {
+  const candidate = server as Partial<MemjsServerState> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.error === 'function' &&
+    typeof candidate.on === 'function' &&
+    typeof candidate.connected === 'boolean' &&
+    typeof candidate.errorCallbacks === 'object' &&
+    Array.isArray(candidate.connectCallbacks)
+  );
+}
+
+/**
+ * Repairs two defects of memjs 1.3.2's connection handling (lib/memjs/server.js), which made a
+ * store wait for its whole operation timeout after an outage instead of reconnecting at once:
+ *
+ * 1. A connection the server (or a proxy, a load balancer) closes cleanly, without a socket
+ *    error, is forgotten by memjs's 'close' handler, but the requests written on it stay
+ *    registered: no answer and no error ever comes, and only the caller's own timeout ends them.
+ *    Fix: when the current connection closes with requests pending, fail them through memjs's
+ *    own `error()` (what memjs does on a socket error: its retries apply, the next request
+ *    connects anew).
+ * 2. The 'close' handler clears the server's current socket (`_socket`, `connected`) even when
+ *    the socket closing is an older one memjs had already given up on (its request timed out
+ *    during a partition, and the connection only closes once the partition heals). Requests
+ *    then queued on the newer connection while it was still connecting are never written.
+ *    Fix: put the newer connection back, as the handler found it.
+ *
+ * Mending (listeners on memjs's own objects) rather than replacing the client: the client is the
+ * application's (it created it, with its options and servers, and closes it), and these two
+ * listeners restore exactly the state memjs's own error path produces. Mended once per server.
+ */
+function mendMemjsServer(server: MemjsServerState): void {
+  if (MENDED_SERVERS.has(server)) return;
+  MENDED_SERVERS.add(server);
+  const watched = new WeakSet<Socket>();
+  const watch = (): void => {
+    const socket = server._socket;
+    if (socket === undefined || watched.has(socket)) return;
+    watched.add(socket);
+    let current: { socket: Socket | undefined; connected: boolean } | undefined;
+    // Runs before memjs's own 'close' handler, to see what that handler is about to clear.
+    socket.prependListener('close', () => {
+      current = { socket: server._socket, connected: server.connected };
+    });
+    socket.on('close', () => {
+      if (current === undefined) return;
+      if (current.socket !== socket) {
+        // An older connection closed: memjs cleared the newer one by mistake (defect 2). Its
+        // request timer was cancelled with it; timeoutSet false lets the next write re-arm it.
+        if (server._socket === undefined && current.socket !== undefined && !current.socket.destroyed) {
+          server._socket = current.socket;
+          server.connected = current.connected;
+          server.timeoutSet = false;
+        }
+        return;
+      }
+      // The current connection closed without an error (defect 1): what was written on it will
+      // never be answered.
+      if (Object.keys(server.errorCallbacks).length > 0 || server.connectCallbacks.length > 0) {
+        server.error(new Error('memcached closed the connection with requests unanswered'));
+      }
+    });
+  };
+  // memjs emits 'authenticated' on the server once each new connection is ready (after SASL when
+  // configured): the moment to watch it. This listener runs before memjs's per-connection one.
+  server.on('authenticated', watch);
+  watch();
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -96,8 +195,11 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * item is unchanged (retrying the merge on a conflict, giving up if it was deleted). So concurrent
  * requests never lose each other's keys and a destroyed session is never written back.
  *
- * Round trips: get 1, set 1, destroy 1, update and touch 2 (read + compare-and-swap), plus 2 per
- * conflicting concurrent write of the same session. memcached cannot offer one round trip per save.
+ * Round trips: get 1, set of a new key 1 (3 when it replaces an item), destroy 1, update and
+ * touch 2 (read + compare-and-swap), plus 2 per conflicting concurrent write of the same session,
+ * plus 1 (a NOOP) before a write that would otherwise wait for a connection being opened.
+ * memcached cannot offer one round trip per save. Each item keeps a revision counter (`r` in its
+ * JSON; the CAS value is opaque and changes on every write, so it is not exposed as the revision).
  * memcached cannot list keys either, so this store has no `listByUser`: the session owner is kept
  * and given back, but `SessionService.listForUser`, `revokeAllForUser` and `maxSessionsPerUser`
  * are refused with it. memcached may also evict sessions under memory pressure (a user is then
@@ -138,6 +240,9 @@ export class MemcachedStore implements SessionStore {
     this.#prefix = prefix;
     this.#operationTimeout = checkOperationTimeout('MemcachedStore', options.operationTimeout);
     this.#maxItemSize = maxItemSize;
+    for (const server of options.client.servers ?? []) {
+      if (isMemjsServerState(server)) mendMemjsServer(server);
+    }
   }
 
   get(key: string): Promise<SessionRecord | undefined> {
@@ -147,13 +252,42 @@ export class MemcachedStore implements SessionStore {
     });
   }
 
+  /**
+   * A new key is added (memcached `add`: only if absent) at revision 1, in one round trip. A key
+   * that exists is replaced through compare-and-swap, one revision past the item it replaces
+   * (read first: two more round trips). Neither write can land over a newer one: `add` fails on
+   * any item, and the swap on any item written since its read.
+   */
   set(key: string, record: SessionRecord): Promise<void> {
-    return this.#run('set', async () => {
-      const status = await this.#write(key, record, NO_CAS);
-      if (status !== STATUS_OK) throw this.#statusError('set', status);
+    return this.#run('set', async (deadline) => {
+      const write = { operation: 'set', deadline };
+      for (let attempt = 0; ; attempt++) {
+        const added = await this.#write(key, { ...record, revision: 1 }, undefined, write);
+        if (added === STATUS_OK) return;
+        if (added !== STATUS_KEY_EXISTS) throw this.#statusError('set', added);
+        const existing = await this.#readItem(key);
+        if (existing !== undefined) {
+          this.#checkDeadline('set', deadline);
+          const revision = (existing.revision ?? 0) + 1;
+          const swapped = await this.#write(key, { ...record, revision }, existing.cas, write);
+          if (swapped === STATUS_OK) return;
+          if (swapped !== STATUS_KEY_EXISTS && swapped !== STATUS_KEY_NOT_FOUND) throw this.#statusError('set', swapped);
+        }
+        // Changed or gone in between: start over, as in #compareAndSwap.
+        await sleep(Math.random() * Math.min(2 ** attempt, 25));
+        this.#checkDeadline('set', deadline);
+      }
     });
   }
 
+  /**
+   * Applies the patch by compare-and-swap on top of the item as it is now, advancing its
+   * revision. `patch.revision` needs no comparison here: the swap is written only if the item is
+   * still the one this operation read, so a write delivered after the operation gave up (held by
+   * a partition) finds a changed item and fails, and while the operation is live a conflict is
+   * merged again on top of the newer item, which is what the contract asks of a revision that
+   * does not match.
+   */
   update(key: string, patch: SessionPatch): Promise<boolean> {
     return this.#run('update', (deadline) =>
       this.#compareAndSwap('update', key, deadline, (record) => {
@@ -172,14 +306,15 @@ export class MemcachedStore implements SessionStore {
           expiresAt: patch.expiresAt,
           ...(cookieMaxAge === undefined ? {} : { cookieMaxAge }),
           ...(owner === undefined ? {} : { owner }),
+          revision: (record.revision ?? 0) + 1,
         };
       }),
     );
   }
 
   destroy(key: string): Promise<void> {
-    return this.#run('destroy', async () => {
-      const response = await this.#request(OPCODE_DELETE, key);
+    return this.#run('destroy', async (deadline) => {
+      const response = await this.#request(OPCODE_DELETE, key, EMPTY, EMPTY, NO_CAS, { operation: 'destroy', deadline });
       const { status } = response.header;
       if (status !== STATUS_OK && status !== STATUS_KEY_NOT_FOUND) throw this.#statusError('destroy', status);
     });
@@ -188,13 +323,15 @@ export class MemcachedStore implements SessionStore {
   touch(key: string, record: SessionRecord): Promise<void> {
     // memcached's own `touch` would move the item's expiry but leave the expiresAt inside the JSON
     // (which reads check) behind, so the lifetime is rewritten through the same CAS path. The rest
-    // of the stored record, owner included, is kept as it is.
+    // of the stored record, owner and revision included, is kept as it is.
     return this.#run('touch', async (deadline) => {
-      await this.#compareAndSwap('touch', key, deadline, (current) => ({
-        ...current,
-        touchedAt: record.touchedAt,
-        expiresAt: record.expiresAt,
-      }));
+      await this.#compareAndSwap('touch', key, deadline, (current) =>
+        // A touch older than the lifetime stored (a newer request already extended it) would
+        // move it back and sign the user out early: leave the item as it is.
+        record.touchedAt < current.touchedAt || (record.touchedAt === current.touchedAt && record.expiresAt <= current.expiresAt)
+          ? undefined
+          : { ...current, touchedAt: record.touchedAt, expiresAt: record.expiresAt },
+      );
     });
   }
 
@@ -206,20 +343,27 @@ export class MemcachedStore implements SessionStore {
   /**
    * Read, change, write back only if nobody wrote in between. Resolves false without writing when
    * no live record exists, before or during the attempt (`replace` semantics: a CAS write of a
-   * deleted item fails with "not found", so a destroyed session is never brought back).
+   * deleted item fails with "not found", so a destroyed session is never brought back). `change`
+   * returning undefined means nothing to write (resolves true).
+   *
+   * Nothing is sent once the operation timed out: the deadline is checked before each write, a
+   * write is sent only on a connection already open (so it leaves at once, see #request), and
+   * memjs is told not to retry it later on its own.
    */
   async #compareAndSwap(
     operation: string,
     key: string,
     deadline: number,
-    change: (record: SessionRecord) => SessionRecord,
+    change: (record: SessionRecord) => SessionRecord | undefined,
   ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       const stored = await this.#read(key);
       if (!stored) return false;
       // Once the caller has been told "timed out" (503), a late read must not go on to write.
       this.#checkDeadline(operation, deadline);
-      const status = await this.#write(key, change(stored.record), stored.cas);
+      const changed = change(stored.record);
+      if (changed === undefined) return true;
+      const status = await this.#write(key, changed, stored.cas, { operation, deadline });
       if (status === STATUS_OK) return true;
       if (status === STATUS_KEY_NOT_FOUND) return false;
       if (status !== STATUS_KEY_EXISTS) throw this.#statusError(operation, status);
@@ -249,8 +393,31 @@ export class MemcachedStore implements SessionStore {
     return { record, cas: Buffer.from(response.header.cas) };
   }
 
-  /** SET, unconditional with an all-zero `cas`, else only if the item still has that CAS value. */
-  async #write(key: string, record: SessionRecord, cas: Buffer): Promise<number> {
+  /**
+   * Whatever item memcached holds under the key, live or not, with its revision (undefined when
+   * it is not an item this store wrote) and CAS value; undefined when there is none. What `set`
+   * replaces.
+   */
+  async #readItem(key: string): Promise<{ revision: number | undefined; cas: Buffer } | undefined> {
+    const response = await this.#request(OPCODE_GET, key);
+    const { status } = response.header;
+    if (status === STATUS_KEY_NOT_FOUND) return undefined;
+    if (status !== STATUS_OK) throw this.#statusError('set', status);
+    let revision: number | undefined;
+    try {
+      revision = parseRecord(response.val).revision;
+    } catch {
+      // Not an item of ours: `set` replaces it whole, as it always did, from revision 1.
+      revision = undefined;
+    }
+    return { revision, cas: Buffer.from(response.header.cas) };
+  }
+
+  /**
+   * Writes the item: with `cas` a SET only if the item still has that CAS value, without it an
+   * ADD (only if there is no item).
+   */
+  async #write(key: string, record: SessionRecord, cas: Buffer | undefined, options: WriteOptions): Promise<number> {
     if (!Number.isFinite(record.expiresAt)) {
       throw new SessionStoreError(`Session store cannot keep a record whose expiresAt is ${String(record.expiresAt)}`);
     }
@@ -259,34 +426,59 @@ export class MemcachedStore implements SessionStore {
     if (itemSize > this.#maxItemSize) throw this.#tooLarge(value.length, 'store');
     const extras = Buffer.alloc(8); // flags (0), then expiration
     extras.writeUInt32BE(memcachedExpiration(record.expiresAt, Date.now()), 4);
-    const response = await this.#request(OPCODE_SET, key, extras, value, cas);
+    const response = await this.#request(cas === undefined ? OPCODE_ADD : OPCODE_SET, key, extras, value, cas ?? NO_CAS, options);
     if (response.header.status === STATUS_VALUE_TOO_LARGE) throw this.#tooLarge(value.length, 'server');
     return response.header.status;
   }
 
-  /** One binary-protocol request through memjs (its connection, retries and failover). */
-  #request(opcode: number, key: string, extras: Buffer = EMPTY, value: Buffer = EMPTY, cas: Buffer = NO_CAS): Promise<Response> {
+  /**
+   * One binary-protocol request through memjs (its connection, and for reads its retries and
+   * failover). A write (`write` given) is only ever sent at once, before the operation's
+   * deadline: memjs would otherwise queue it on a connection still being opened, or retry it
+   * after `retry_delay`, and either could put it on the wire after the caller was told it timed
+   * out. So it goes out only on an open connection (after a NOOP round trip that opens one,
+   * when needed) and with memjs's retries off (a failed write fails the operation).
+   */
+  async #request(
+    opcode: number,
+    key: string,
+    extras: Buffer = EMPTY,
+    value: Buffer = EMPTY,
+    cas: Buffer = NO_CAS,
+    write?: WriteOptions,
+  ): Promise<Response> {
     const fullKey = this.#prefix + key;
     const keyBytes = Buffer.from(fullKey, 'utf8');
     if (keyBytes.length > MAX_KEY_BYTES || keyBytes.length === 0) {
-      return Promise.reject(new SessionStoreError(`Session store key is ${keyBytes.length} bytes; memcached accepts 1 to ${MAX_KEY_BYTES}`));
+      throw new SessionStoreError(`Session store key is ${keyBytes.length} bytes; memcached accepts 1 to ${MAX_KEY_BYTES}`);
     }
+    if (write !== undefined) {
+      if (!this.#connectedFor(fullKey)) {
+        await this.#perform(fullKey, frame(OPCODE_NOOP, EMPTY, EMPTY, EMPTY, NO_CAS, this.#nextSeq()), this.#client.seq);
+        if (!this.#connectedFor(fullKey)) throw new SessionStoreError(`Session store ${write.operation} failed: the memcached connection closed`);
+      }
+      this.#checkDeadline(write.operation, write.deadline);
+    }
+    const seq = this.#nextSeq();
+    return this.#perform(fullKey, frame(opcode, keyBytes, extras, value, cas, seq), seq, write === undefined ? undefined : 1);
+  }
+
+  #nextSeq(): number {
     this.#client.incrSeq();
-    const seq = this.#client.seq;
-    const request = Buffer.alloc(24 + extras.length + keyBytes.length + value.length);
-    request.writeUInt8(MAGIC_REQUEST, 0);
-    request.writeUInt8(opcode, 1);
-    request.writeUInt16BE(keyBytes.length, 2);
-    request.writeUInt8(extras.length, 4);
-    // byte 5 data type and bytes 6-7 vbucket stay 0
-    request.writeUInt32BE(extras.length + keyBytes.length + value.length, 8);
-    request.writeUInt32BE(seq, 12); // opaque: how memjs matches the response to this request
-    cas.copy(request, 16);
-    extras.copy(request, 24);
-    keyBytes.copy(request, 24 + extras.length);
-    value.copy(request, 24 + extras.length + keyBytes.length);
+    return this.#client.seq;
+  }
+
+  /** Whether memjs holds an open connection to the server of `fullKey` (a write is then sent at once). */
+  #connectedFor(fullKey: string): boolean {
+    const server: unknown = this.#client.server(fullKey);
+    // A client whose servers do not look like memjs 1.3.2's: no way to tell, assume open.
+    if (!isMemjsServerState(server)) return true;
+    return server._socket !== undefined && server.connected;
+  }
+
+  #perform(fullKey: string, request: Buffer, seq: number, retries?: number): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
-      this.#client.perform(fullKey, request, seq, (error: unknown, response?: Response) => {
+      const callback = (error: unknown, response?: Response): void => {
         if (error) {
           // isNativeError, not instanceof: socket errors may come from another realm (Jest's VM
           // contexts). memjs reports some failures (SASL authentication) as a bare string.
@@ -303,7 +495,10 @@ export class MemcachedStore implements SessionStore {
         } else {
           resolve(response);
         }
-      });
+      };
+      // memjs reads an absent `retries` as its client option; 1 means a single attempt.
+      if (retries === undefined) this.#client.perform(fullKey, request, seq, callback);
+      else this.#client.perform(fullKey, request, seq, callback, retries);
     });
   }
 
@@ -355,6 +550,25 @@ interface Item {
   expiresAt: number;
   cookieMaxAge?: number;
   o?: ItemOwner;
+  /** The revision (SessionRecord.revision); items written before revisions have none: 0. */
+  r?: number;
+}
+
+/** A binary-protocol request frame; `seq` is the opaque memjs matches the response by. */
+function frame(opcode: number, keyBytes: Buffer, extras: Buffer, value: Buffer, cas: Buffer, seq: number): Buffer {
+  const request = Buffer.alloc(24 + extras.length + keyBytes.length + value.length);
+  request.writeUInt8(MAGIC_REQUEST, 0);
+  request.writeUInt8(opcode, 1);
+  request.writeUInt16BE(keyBytes.length, 2);
+  request.writeUInt8(extras.length, 4);
+  // byte 5 data type and bytes 6-7 vbucket stay 0
+  request.writeUInt32BE(extras.length + keyBytes.length + value.length, 8);
+  request.writeUInt32BE(seq, 12);
+  cas.copy(request, 16);
+  extras.copy(request, 24);
+  keyBytes.copy(request, 24 + extras.length);
+  value.copy(request, 24 + extras.length + keyBytes.length);
+  return request;
 }
 
 function toJson(record: SessionRecord): Item {
@@ -376,6 +590,7 @@ function toJson(record: SessionRecord): Item {
             e: owner.endsBy,
           },
         }),
+    ...(record.revision === undefined ? {} : { r: record.revision }),
   };
 }
 
@@ -409,7 +624,8 @@ function parseRecord(value: Buffer): SessionRecord {
     typeof candidate.touchedAt !== 'number' ||
     typeof candidate.expiresAt !== 'number' ||
     (candidate.cookieMaxAge !== undefined && typeof candidate.cookieMaxAge !== 'number') ||
-    (candidate.o !== undefined && !isItemOwner(candidate.o))
+    (candidate.o !== undefined && !isItemOwner(candidate.o)) ||
+    (candidate.r !== undefined && !(Number.isSafeInteger(candidate.r) && (candidate.r as number) >= 0))
   ) {
     throw new SessionStoreError('Session store get failed: the item does not have the shape of a session record');
   }
@@ -428,5 +644,6 @@ function parseRecord(value: Buffer): SessionRecord {
     expiresAt: item.expiresAt,
     ...(item.cookieMaxAge === undefined ? {} : { cookieMaxAge: item.cookieMaxAge }),
     ...(owner === undefined ? {} : { owner }),
+    revision: item.r ?? 0,
   };
 }
