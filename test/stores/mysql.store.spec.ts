@@ -5,7 +5,7 @@ import { MemoryStore, SessionStoreError, type SessionOwner, type SessionPatch, t
 import { MysqlStore, type MysqlStoreOptions } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
-import { newKey, runStoreContract } from './store-contract';
+import { newKey, runStoreContract, type ProxiedStore } from './store-contract';
 
 /** The MariaDB / MySQL server the suite runs against (root without password, database `test`). */
 const SERVER: PoolOptions = { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test' };
@@ -37,6 +37,71 @@ function oldSchemaSql(table: string): string {
   PRIMARY KEY (session_key),
   KEY expires_at_idx (expires_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`;
+}
+
+/** The table as the releases with owners created it: before the revision column. */
+function ownersSchemaSql(table: string): string {
+  return oldSchemaSql(table).replace(
+    '  PRIMARY KEY (session_key),',
+    `  user_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+  user_ip VARCHAR(255) NULL,
+  user_agent VARCHAR(512) NULL,
+  owner_ends_by BIGINT NULL,
+  PRIMARY KEY (session_key),
+  KEY user_id_idx (user_id, created_at),`,
+  );
+}
+
+/** Short, so the partition tests stay quick: the proxied store gives up after this long. */
+const PROXIED_OPERATION_TIMEOUT = 300;
+
+/** A {@link ProxiedStore} whose pool is reachable too, to see when a held statement is answered. */
+interface ProxiedMysqlStore extends ProxiedStore {
+  readonly store: MysqlStore;
+  readonly pool: Pool;
+}
+
+/**
+ * A second store on `tableName` whose one connection goes through a {@link TcpProxy} of the
+ * test's own (what the contract suite's `behindProxy` asks for), with a short operation timeout.
+ */
+async function behindProxy(tableName: string): Promise<ProxiedMysqlStore> {
+  const proxy = await new TcpProxy(3306).start();
+  // One connection: the statement that times out is sent on the connection opened before the
+  // partition, not on a fresh one stuck connecting.
+  const proxiedPool = createPool({ ...SERVER, port: proxy.port, connectionLimit: 1, connectTimeout: 1_000 });
+  const proxied = new MysqlStore({
+    pool: proxiedPool,
+    tableName,
+    operationTimeout: PROXIED_OPERATION_TIMEOUT,
+    cleanupInterval: false,
+  });
+  return {
+    store: proxied,
+    pool: proxiedPool,
+    proxy,
+    operationTimeout: PROXIED_OPERATION_TIMEOUT,
+    close: async () => {
+      await proxied.close();
+      await proxiedPool.end();
+      await proxy.stop();
+    },
+  };
+}
+
+/**
+ * `pool` as the store sees it, with every statement the store sends through `execute` counted,
+ * and `before` run ahead of each (another writer getting in first).
+ */
+function interposed(pool: Pool, before: (sql: string) => Promise<void> = async () => undefined): { pool: Pool; sent: string[] } {
+  const sent: string[] = [];
+  const execute = async (options: string | { sql: string }, values?: unknown): Promise<unknown> => {
+    const sql = typeof options === 'string' ? options : options.sql;
+    sent.push(sql);
+    await before(sql);
+    return pool.execute(options as never, values as never);
+  };
+  return { pool: { execute, query: pool.query.bind(pool), getConnection: pool.getConnection.bind(pool) } as unknown as Pool, sent };
 }
 
 function expiredRecord(data: Record<string, unknown> = { old: true }): SessionRecord {
@@ -87,6 +152,7 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         await pool.query(`DROP TABLE IF EXISTS \`${table}\``);
         await pool.end();
       },
+      behindProxy: () => behindProxy(table),
     });
   });
 
@@ -147,7 +213,7 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         );
         expect(columns.map((column) => column.name)).toEqual([
           'session_key', 'data', 'created_at', 'touched_at', 'expires_at', 'cookie_max_age',
-          'user_id', 'user_ip', 'user_agent', 'owner_ends_by',
+          'user_id', 'user_ip', 'user_agent', 'owner_ends_by', 'revision',
         ]);
         const byName = Object.fromEntries(columns.map((column) => [column.name, column]));
         expect(byName.session_key).toMatchObject({ type: 'varchar', nullable: 'NO', collation: 'ascii_bin' });
@@ -159,6 +225,7 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         expect(byName.user_ip).toMatchObject({ type: 'varchar', nullable: 'YES' });
         expect(byName.user_agent).toMatchObject({ type: 'varchar', nullable: 'YES' });
         expect(byName.owner_ends_by).toMatchObject({ type: 'bigint', nullable: 'YES' });
+        expect(byName.revision).toMatchObject({ type: 'bigint', nullable: 'NO' });
         const [indexes] = await pool.query<RowDataPacket[]>(
           'SELECT INDEX_NAME AS name, COLUMN_NAME AS col, SEQ_IN_INDEX AS seq FROM information_schema.STATISTICS ' +
             'WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
@@ -208,17 +275,19 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         stores.push(...instances);
         await expect(Promise.all(instances.map((instance) => instance.createTable()))).resolves.toHaveLength(4);
         const [store] = instances;
-        await expect(store.get(oldKey)).resolves.toEqual(before); // anonymous: no owner, no undefined keys
+        // Anonymous: no owner, no undefined keys; written before revisions: revision 0.
+        await expect(store.get(oldKey)).resolves.toEqual({ ...before, revision: 0 });
 
         const userId = uniqueName('user');
         const signedIn = record({ owner: owner(userId) });
         const newer = newKey();
         await store.set(newer, signedIn);
-        await expect(store.get(newer)).resolves.toEqual(signedIn);
-        await expect(store.update(oldKey, patch({ owner: owner(userId, { userAgent: 'old device' }) }))).resolves.toBe(true);
+        await expect(store.get(newer)).resolves.toEqual({ ...signedIn, revision: 1 });
+        await expect(store.update(oldKey, patch({ owner: owner(userId, { userAgent: 'old device' }), revision: 0 }))).resolves.toBe(true);
         const listed = await store.listByUser(userId);
         expect(listed.map((entry) => entry.key)).toEqual([oldKey, newer]); // the old row was created first
-        expect(listed[1].record).toEqual(signedIn);
+        expect(listed[0].record.revision).toBe(1);
+        expect(listed[1].record).toEqual({ ...signedIn, revision: 1 });
 
         // Upgraded and new tables end up alike, column for column.
         const shape = async (name: string) =>
@@ -355,8 +424,8 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
             const stored = record({ data: { n: 1 }, cookieMaxAge: 86_400_000 });
             await store.set(key, stored);
             const loaded = await store.get(key);
-            expect(loaded).toEqual(stored);
-            for (const value of [loaded!.createdAt, loaded!.touchedAt, loaded!.expiresAt, loaded!.cookieMaxAge]) {
+            expect(loaded).toEqual({ ...stored, revision: 1 });
+            for (const value of [loaded!.createdAt, loaded!.touchedAt, loaded!.expiresAt, loaded!.cookieMaxAge, loaded!.revision]) {
               expect(typeof value).toBe('number');
             }
             // An update that writes exactly what is stored still reports the live session
@@ -584,6 +653,250 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         await store.set(key, record({ owner: longest }));
         await expect(store.get(key)).resolves.toMatchObject({ owner: longest });
         await expect(store.listByUser(longest.userId)).resolves.toMatchObject([{ key }]);
+      });
+    });
+
+    describe('revision', () => {
+      async function revisionColumn(table: string, key: string): Promise<number | undefined> {
+        const [rows] = await pool.query<RowDataPacket[]>(`SELECT revision FROM \`${table}\` WHERE session_key = ?`, [key]);
+        return rows[0] === undefined ? undefined : Number(rows[0].revision);
+      }
+      const manyKeys = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`k${index}`, index]));
+
+      it('lives in the revision column: 1 for a new row, +1 per update (either path) and per set that replaces it, left alone by touch', async () => {
+        const { store, table } = await openStore();
+        const key = newKey();
+        const stored = record();
+        await store.set(key, stored);
+        await expect(revisionColumn(table, key)).resolves.toBe(1);
+        await expect(store.update(key, patch({ set: { a: 1 }, revision: 1 }))).resolves.toBe(true);
+        await expect(revisionColumn(table, key)).resolves.toBe(2);
+        await expect(store.update(key, patch({ set: { a: 2 } }))).resolves.toBe(true); // no revision: unconditional, still advances
+        await expect(revisionColumn(table, key)).resolves.toBe(3);
+        await expect(store.update(key, patch({ set: manyKeys(70), revision: 3 }))).resolves.toBe(true); // the transaction path
+        await expect(revisionColumn(table, key)).resolves.toBe(4);
+        await store.touch(key, { ...stored, touchedAt: Date.now() + 5_000, expiresAt: Date.now() + 300_000 });
+        await expect(revisionColumn(table, key)).resolves.toBe(4);
+        const replacement = record({ data: { replaced: true } });
+        await store.set(key, replacement);
+        await expect(revisionColumn(table, key)).resolves.toBe(5);
+        await expect(store.get(key)).resolves.toEqual({ ...replacement, revision: 5 });
+      });
+
+      it('one statement when nothing conflicts; on a stale revision a read and one more, merging on top; a read to learn it is gone', async () => {
+        const { table } = await openStore();
+        const { pool: counting, sent } = interposed(pool);
+        const store = new MysqlStore({ pool: counting, tableName: table, cleanupInterval: false });
+        const key = newKey();
+        await store.set(key, record({ data: { base: true } }));
+        const since = (count: number) => sent.slice(count).map((sql) => sql.split(' ')[0]);
+
+        let before = sent.length;
+        await expect(store.update(key, patch({ set: { first: 1 }, revision: 1 }))).resolves.toBe(true);
+        expect(since(before)).toEqual(['UPDATE']);
+
+        before = sent.length;
+        await expect(store.update(key, patch({ set: { second: 2 }, revision: 1 }))).resolves.toBe(true); // the row is at 2
+        expect(since(before)).toEqual(['UPDATE', 'SELECT', 'UPDATE']);
+        await expect(store.get(key)).resolves.toMatchObject({ data: { base: true, first: 1, second: 2 }, revision: 3 });
+
+        await store.destroy(key);
+        before = sent.length;
+        await expect(store.update(key, patch({ set: { third: 3 }, revision: 3 }))).resolves.toBe(false);
+        expect(since(before)).toEqual(['UPDATE', 'SELECT']);
+        await store.close();
+      });
+
+      it('an update that waited for a concurrent writer\'s row lock applies on top of what that writer committed', async () => {
+        const { store, table } = await openStore();
+        const key = newKey();
+        await store.set(key, record({ data: { base: true } }));
+        const writer = await pool.getConnection();
+        let waiting: Promise<boolean> | undefined;
+        try {
+          await writer.query('START TRANSACTION');
+          await writer.query(`UPDATE \`${table}\` SET data = JSON_SET(data, '$.other', true), revision = revision + 1 WHERE session_key = ?`, [key]);
+          waiting = store.update(key, patch({ set: { mine: true }, revision: 1 })); // waits for the lock
+          await sleep(100);
+          await writer.query('COMMIT');
+        } finally {
+          writer.release();
+        }
+        await expect(waiting).resolves.toBe(true);
+        await expect(store.get(key)).resolves.toMatchObject({ data: { base: true, other: true, mine: true }, revision: 3 });
+      });
+
+      it('a patch of more than 64 keys made on a stale revision, while live, applies on top and advances it too', async () => {
+        const { store } = await openStore();
+        const key = newKey();
+        await store.set(key, record({ data: { base: true } }));
+        await store.update(key, patch({ set: { first: 1 }, revision: 1 }));
+        await expect(store.update(key, patch({ set: manyKeys(70), revision: 1 }))).resolves.toBe(true);
+        await expect(store.get(key)).resolves.toMatchObject({ data: { base: true, first: 1, ...manyKeys(70) }, revision: 3 });
+      });
+
+      it.each<[string, unknown]>([
+        ['negative', -1],
+        ['a fraction', 1.5],
+        ['NaN', Number.NaN],
+        ['a string', '1'],
+      ])('refuses a patch revision that is %s, writing nothing', async (_label, revision) => {
+        const { store } = await openStore();
+        const key = newKey();
+        await store.set(key, record());
+        await expect(store.update(key, patch({ set: { changed: true }, revision: revision as number }))).rejects.toThrow(
+          /patch\.revision must be a whole number >= 0/,
+        );
+        await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 1 }, revision: 1 });
+      });
+
+      it('retries within one operationTimeout at most, and sends nothing once it has passed', async () => {
+        const { table } = await openStore();
+        const key = newKey();
+        // Another writer commits before every revision-checked UPDATE the store sends: a session
+        // that always moves on while the store reads it.
+        const { pool: overtaken, sent } = interposed(pool, async (sql) => {
+          if (sql.endsWith('AND revision = ?')) {
+            await pool.query(`UPDATE \`${table}\` SET revision = revision + 1 WHERE session_key = ?`, [key]);
+          }
+        });
+        const store = new MysqlStore({ pool: overtaken, tableName: table, operationTimeout: 300, cleanupInterval: false });
+        await store.set(key, record());
+
+        const started = performance.now();
+        const outcome = await store.update(key, patch({ set: { never: true }, revision: 1 })).catch((error: unknown) => error);
+        const elapsed = performance.now() - started;
+        expect(outcome).toBeInstanceOf(SessionStoreError);
+        expect((outcome as Error).message).toMatch(/update timed out after 300 ms/);
+        expect(elapsed).toBeGreaterThanOrEqual(290);
+        expect(elapsed).toBeLessThan(1_000);
+        const attempts = sent.filter((sql) => sql.endsWith('AND revision = ?')).length;
+        expect(attempts).toBeGreaterThan(1); // it did try again, on and on, while live
+        const sentAtTimeout = sent.length;
+        await sleep(300);
+        expect(sent.length).toBe(sentAtTimeout);
+        await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 1 } });
+        await store.close();
+      });
+
+      it('createTable adds the column to a table created before it, from several instances at once: old rows load at revision 0 and update on', async () => {
+        const table = uniqueName('sessions');
+        tables.push(table);
+        await pool.query(ownersSchemaSql(table));
+        const userId = uniqueName('user');
+        const before = record({ data: { old: true }, owner: owner(userId), cookieMaxAge: 5_000 });
+        const oldKey = newKey();
+        await pool.query(
+          `INSERT INTO \`${table}\` (session_key, data, created_at, touched_at, expires_at, cookie_max_age, user_id, user_ip, user_agent, owner_ends_by) ` +
+            'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          [oldKey, JSON.stringify(before.data), before.createdAt, before.touchedAt, before.expiresAt, before.cookieMaxAge,
+            before.owner!.userId, before.owner!.ip, before.owner!.userAgent, before.owner!.endsBy],
+        );
+        const instances = Array.from({ length: 4 }, () => new MysqlStore({ pool, tableName: table, cleanupInterval: false }));
+        stores.push(...instances);
+        await expect(Promise.all(instances.map((instance) => instance.createTable()))).resolves.toHaveLength(4);
+        const [store] = instances;
+        await expect(store.get(oldKey)).resolves.toEqual({ ...before, revision: 0 });
+        await expect(store.listByUser(userId)).resolves.toEqual([{ key: oldKey, record: { ...before, revision: 0 } }]);
+        await expect(store.update(oldKey, patch({ set: { more: true }, revision: 0 }))).resolves.toBe(true);
+        await expect(store.get(oldKey)).resolves.toMatchObject({ data: { old: true, more: true }, revision: 1 });
+        await expect(store.update(oldKey, patch({ set: { again: true }, revision: 1 }))).resolves.toBe(true);
+        await expect(revisionColumn(table, oldKey)).resolves.toBe(2);
+
+        // Upgraded and new tables end up alike, column for column.
+        const shape = async (name: string) =>
+          (
+            await pool.query<RowDataPacket[]>(
+              'SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, COLLATION_NAME FROM information_schema.COLUMNS ' +
+                'WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+              [name],
+            )
+          )[0];
+        const { table: fresh } = await openStore();
+        expect(await shape(table)).toEqual(await shape(fresh));
+      });
+    });
+
+    describe('when a partition heals late (held statements arrive after newer ones)', () => {
+      let store: MysqlStore;
+      let table: string;
+      let proxied: ProxiedMysqlStore;
+
+      beforeAll(async () => {
+        ({ store, table } = await openStore());
+      });
+
+      beforeEach(async () => {
+        proxied = await behindProxy(table);
+      });
+
+      afterEach(async () => {
+        await proxied.close();
+      });
+
+      /**
+       * Runs `send` through the proxied store during a partition (it times out: the request would
+       * answer 503), heals the partition with the held bytes delivered late, runs `meanwhile` on
+       * the direct store, and resolves once the server has answered the held statement (its
+       * connection goes back to the pool), which it ran after `meanwhile`.
+       */
+      async function holdBack(key: string, send: () => Promise<unknown>, meanwhile: () => Promise<void>): Promise<void> {
+        await proxied.store.get(key); // opens the one connection, so the statement is sent on it and held
+        let answered = false;
+        const onRelease = () => (answered = true);
+        proxied.pool.on('release', onRelease);
+        try {
+          proxied.proxy.freeze();
+          const started = performance.now();
+          await expect(send()).rejects.toBeInstanceOf(SessionStoreError);
+          expect(performance.now() - started).toBeLessThan(PROXIED_OPERATION_TIMEOUT + 700);
+          expect(answered).toBe(false);
+          proxied.proxy.heal({ heldConnectionsAfterMs: 300 });
+          await meanwhile();
+          expect(answered).toBe(false);
+          await proxied.proxy.released();
+          await waitFor(() => Promise.resolve(answered));
+        } finally {
+          proxied.pool.off('release', onRelease);
+        }
+      }
+
+      it('an update naming its revision, delivered after a newer acknowledged write, reaches the server and changes nothing', async () => {
+        const key = newKey();
+        await store.set(key, record({ data: { visits: 1 } }));
+        const read = await store.get(key);
+        await holdBack(
+          key,
+          () => proxied.store.update(key, patch({ set: { visits: 'late' }, revision: read!.revision })),
+          async () => {
+            await expect(store.update(key, patch({ set: { visits: 2 }, revision: read!.revision }))).resolves.toBe(true);
+          },
+        );
+        await sleep(100); // nothing else is coming: the held connection has been answered
+        await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 2 }, revision: 2 });
+      });
+
+      it('control: the same update without a revision, delivered just as late, overwrites the newer write', async () => {
+        const key = newKey();
+        await store.set(key, record({ data: { visits: 1 } }));
+        await holdBack(
+          key,
+          () => proxied.store.update(key, patch({ set: { visits: 'late' } })),
+          async () => {
+            await expect(store.update(key, patch({ set: { visits: 2 } }))).resolves.toBe(true);
+          },
+        );
+        await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 'late' }, revision: 3 });
+      });
+
+      it('a touch delivered late never moves the lifetime back', async () => {
+        const key = newKey();
+        const stored = record();
+        await store.set(key, stored);
+        const older = { ...stored, touchedAt: stored.touchedAt + 1_000, expiresAt: stored.expiresAt + 1_000 };
+        const newer = { ...stored, touchedAt: stored.touchedAt + 5_000, expiresAt: stored.expiresAt + 5_000 };
+        await holdBack(key, () => proxied.store.touch(key, older), () => store.touch(key, newer));
+        await expect(store.get(key)).resolves.toEqual({ ...stored, touchedAt: newer.touchedAt, expiresAt: newer.expiresAt, revision: 1 });
       });
     });
 

@@ -3,7 +3,7 @@ import { SessionStoreError, toSessionStoreError } from '../core/errors';
 import { MAX_USER_ID_LENGTH } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
-import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
+import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link MysqlStore}. */
 export interface MysqlStoreOptions {
@@ -71,6 +71,13 @@ const OWNER_COLUMNS: readonly (readonly [name: string, definition: string])[] = 
   ['user_agent', 'VARCHAR(512) NULL'],
   ['owner_ends_by', 'BIGINT NULL'],
 ];
+// The record's revision (SessionRecord.revision), advanced by set and update, compared by update.
+// Rows written before it existed read as revision 0, as the contract says. Added at the end with
+// a constant default, both servers add it instantly (MariaDB 10.3+, MySQL 8.0.12+: no rebuild).
+const REVISION_COLUMN = ['revision', 'BIGINT NOT NULL DEFAULT 0'] as const;
+// Every column that came after the first schema, in the order it came: CREATE TABLE ends with
+// them and createTable adds the missing ones to an older table, so both end up alike.
+const ADDED_COLUMNS: readonly (readonly [name: string, definition: string])[] = [...OWNER_COLUMNS, REVISION_COLUMN];
 const USER_ID_INDEX = 'KEY user_id_idx (user_id, created_at)';
 /** The owner assignments of an UPDATE, in the order of `ownerValues`. */
 const OWNER_ASSIGNMENTS = 'user_id = ?, user_ip = ?, user_agent = ?, owner_ends_by = ?';
@@ -78,7 +85,7 @@ const OWNER_ASSIGNMENTS = 'user_id = ?, user_ip = ?, user_agent = ?, owner_ends_
 // booting at the same time, added it first; each of the two ALTERs can lose that race once.
 const UPGRADE_ATTEMPTS = 3;
 const SELECTED_COLUMNS =
-  'data, created_at, touched_at, expires_at, cookie_max_age, user_id, user_ip, user_agent, owner_ends_by';
+  'data, created_at, touched_at, expires_at, cookie_max_age, user_id, user_ip, user_agent, owner_ends_by, revision';
 
 interface SessionRow extends RowDataPacket {
   data: unknown;
@@ -90,6 +97,11 @@ interface SessionRow extends RowDataPacket {
   user_ip: unknown;
   user_agent: unknown;
   owner_ends_by: unknown;
+  revision: unknown;
+}
+
+interface RevisionRow extends RowDataPacket {
+  revision: unknown;
 }
 
 interface ListedRow extends SessionRow {
@@ -102,6 +114,18 @@ interface ListedRow extends SessionRow {
  * `JSON_SET` on the row, which the statement holds locked), so concurrent requests that change
  * different keys of one session keep each other's changes, and a destroyed or expired session is
  * never brought back.
+ *
+ * Each row carries a revision (`SessionRecord.revision`) that `set` and `update` advance. An
+ * update made on a revision (`SessionPatch.revision`) applies only on top of that revision, in
+ * the same statement: one held back by a network partition and delivered after the request gave
+ * up (and answered 503) finds a newer revision and changes nothing, so it never overwrites a newer
+ * acknowledged write. An update that finds a newer revision while its operation is still live (a
+ * concurrent request) reads it and applies its keys again on top of it.
+ *
+ * Round trips: one statement per operation, bounded by `operationTimeout`. The exceptions: an
+ * update whose revision the row has moved past takes two more (read the revision, apply again)
+ * per concurrent write it meets, and a patch of more than 64 keys takes a short transaction (four);
+ * either way within the one `operationTimeout`, and nothing is sent once it has passed.
  *
  * @example
  * import { createPool } from 'mysql2/promise';
@@ -119,6 +143,8 @@ export class MysqlStore implements SessionStore {
   readonly #clock: () => number;
   readonly #onCleanupError: (error: SessionStoreError) => void;
   readonly #updateStatements = new Map<string, string>();
+  /** Reads the live row's revision, after an update that named another one matched nothing. */
+  readonly #revisionSql: ReturnType<typeof statement>;
   readonly #sweeper: ExpiredSessionSweeper;
 
   /**
@@ -138,6 +164,7 @@ export class MysqlStore implements SessionStore {
     this.#pool = pool;
     this.#tableName = options.tableName ?? DEFAULT_TABLE_NAME;
     this.#table = quoteTableName(this.#tableName);
+    this.#revisionSql = statement(`SELECT revision FROM ${this.#table} WHERE session_key = ? AND expires_at > ?`);
     this.#timeout = checkOperationTimeout('MysqlStore', options.operationTimeout);
     this.#clock = options.clock ?? Date.now;
     this.#onCleanupError = options.onCleanupError ?? ((error) => console.warn(`MysqlStore cleanup failed: ${error.message}`));
@@ -155,8 +182,8 @@ export class MysqlStore implements SessionStore {
   /**
    * The `CREATE TABLE IF NOT EXISTS` statement of the sessions table, for migrations. The same
    * text runs on MariaDB and MySQL 8. It leaves an existing table as it is: a table created by an
-   * earlier version needs the owner columns added (the library README lists the ALTERs), which
-   * {@link MysqlStore.createTable} does by itself.
+   * earlier version needs the owner and revision columns added (the library README lists the
+   * ALTERs), which {@link MysqlStore.createTable} does by itself.
    * @throws RangeError when `tableName` is not a plain (optionally database-qualified) identifier.
    */
   static createTableSql(tableName: string = DEFAULT_TABLE_NAME): string {
@@ -165,7 +192,8 @@ export class MysqlStore implements SessionStore {
     // data: JSON is a real type on MySQL and LONGTEXT utf8mb4_bin CHECK (JSON_VALID(data)) on
     // MariaDB; either way invalid JSON is refused rather than stored.
     // Times are milliseconds since the epoch, as the library's clock counts them. The owner
-    // columns come last, where createTable adds them to an older table: both end up alike.
+    // columns and the revision come last, where createTable adds them to an older table: both
+    // end up alike.
     return `CREATE TABLE IF NOT EXISTS ${quoteTableName(tableName)} (
   session_key VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   data JSON NOT NULL,
@@ -173,7 +201,7 @@ export class MysqlStore implements SessionStore {
   touched_at BIGINT NOT NULL,
   expires_at BIGINT NOT NULL,
   cookie_max_age BIGINT NULL,
-${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n')}
+${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n')}
   PRIMARY KEY (session_key),
   KEY expires_at_idx (expires_at),
   ${USER_ID_INDEX}
@@ -182,7 +210,8 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
 
   /**
    * Creates the sessions table if it does not exist yet (see {@link MysqlStore.createTableSql}),
-   * and adds the owner columns and their index to a table created by an earlier version. An
+   * and adds the owner columns, their index and the revision column to a table created by an
+   * earlier version. An
    * up-to-date table costs two reads of information_schema, and no lock. Safe from several
    * instances booting at once.
    * @throws SessionStoreError when the server refuses (no CREATE or ALTER privilege) or the
@@ -193,7 +222,7 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
     await this.#run('createTable', async () => {
       // query, not execute: DDL gains nothing from a prepared statement.
       await this.#pool.query(sql);
-      await this.#addMissingOwnerColumns();
+      await this.#addMissingColumns();
     });
   }
 
@@ -210,7 +239,9 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
   }
 
   /**
-   * One `INSERT ... ON DUPLICATE KEY UPDATE` of the whole record, owner included.
+   * One `INSERT ... ON DUPLICATE KEY UPDATE` of the whole record, owner included: revision 1 for a
+   * new key, the replaced row's revision + 1 otherwise (never back to 1, so an update made on the
+   * replaced record can never match the new one).
    * @throws SessionStoreError when an owner field does not fit its column (see {@link ownerValues}).
    */
   set(key: string, record: SessionRecord): Promise<void> {
@@ -229,10 +260,10 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       await this.#pool.execute(
         statement(
           `INSERT INTO ${this.#table} (session_key, data, created_at, touched_at, expires_at, cookie_max_age, ` +
-            'user_id, user_ip, user_agent, owner_ends_by) ' +
-            'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE ' +
+            'user_id, user_ip, user_agent, owner_ends_by, ' +
+            'revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON DUPLICATE KEY UPDATE ' +
             'data = ?, created_at = ?, touched_at = ?, expires_at = ?, cookie_max_age = ?, ' +
-            'user_id = ?, user_ip = ?, user_agent = ?, owner_ends_by = ?',
+            'user_id = ?, user_ip = ?, user_agent = ?, owner_ends_by = ?, revision = revision + 1',
         ),
         [key, ...values, ...values],
       );
@@ -241,14 +272,19 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
 
   /**
    * One `UPDATE` applying the patch key by key (see `#updateSql`), resolving true when it matched
-   * the live row. Patches of more than 64 keys take a short locked transaction instead.
+   * the live row. Patches of more than 64 keys take a short locked transaction instead. With
+   * `patch.revision`, the UPDATE applies only on top of that revision; when the row has moved on
+   * (a concurrent request wrote it), the store reads the revision and sends the UPDATE again on
+   * top of it, for as long as the operation is within `operationTimeout`. Each attempt names the
+   * revision it saw, so an attempt held back and delivered after the caller gave up changes nothing.
    * @throws SessionStoreError when data would nest deeper than MariaDB's JSON limit (31 levels),
-   *   or a new owner does not fit its columns.
+   *   a new owner does not fit its columns, or `patch.revision` is not a whole number >= 0.
    */
   update(key: string, patch: SessionPatch): Promise<boolean> {
-    return this.#run('update', async (deadline) => {
+    return this.#run('update', async (ensureLive) => {
       // Checked before anything is written, on either path.
       const owner = patch.owner === undefined ? undefined : ownerValues('update', patch.owner ?? undefined);
+      let revision = patch.revision === undefined ? undefined : checkRevision(patch.revision);
       const set: [path: string, json: string][] = [];
       const unset = [...patch.unset];
       for (const [name, value] of Object.entries(patch.set)) {
@@ -263,7 +299,7 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       }
       const now = this.#clock();
       if (set.length + unset.length > MAX_KEYS_PER_STATEMENT) {
-        return this.#updateInTransaction(key, patch, owner, now, deadline);
+        return this.#updateInTransaction(key, patch, owner, now, ensureLive);
       }
       const removals = padToPowerOfTwo(unset.map(jsonPath));
       const writes = padToPowerOfTwo(set);
@@ -272,11 +308,23 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       if (!keepCookieMaxAge) values.push(patch.cookieMaxAge ?? null);
       if (owner !== undefined) values.push(...owner);
       values.push(key, now);
-      const [result] = await this.#pool.execute<ResultSetHeader>(
-        statement(this.#updateSql(removals.length, writes.length, keepCookieMaxAge, owner === undefined)),
-        values,
-      );
-      return matchedRows(result) === 1;
+      const sql = statement(this.#updateSql(removals.length, writes.length, keepCookieMaxAge, owner === undefined, revision !== undefined));
+      for (;;) {
+        ensureLive();
+        const [result] = await this.#pool.execute<ResultSetHeader>(sql, revision === undefined ? values : [...values, revision]);
+        if (matchedRows(result) === 1) return true;
+        if (revision === undefined) return false;
+        // Nothing matched: either no live row (destroyed or expired meanwhile, never brought
+        // back) or a live row at another revision (a concurrent request committed first). A plain
+        // read tells which: it sees the latest committed row. mysql2 sends one statement per
+        // round trip, so this cannot ride along with the UPDATE; it is paid on a conflict only.
+        ensureLive();
+        const [rows] = await this.#pool.execute<RevisionRow[]>(this.#revisionSql, [key, now]);
+        if (rows.length === 0) return false;
+        // Still live (ensureLive refuses to send once the operation timed out), so this request's
+        // keys go on top of that revision, keeping both requests' changes.
+        revision = toNumber(rows[0].revision, 'revision');
+      }
     });
   }
 
@@ -308,12 +356,17 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
     });
   }
 
-  /** One `UPDATE` of `touched_at` and `expires_at`, only while the row is live. */
+  /**
+   * One `UPDATE` of `touched_at` and `expires_at`, only while the row is live. It changes no data,
+   * so it neither checks nor advances the revision; it never moves the lifetime back either
+   * (GREATEST): a touch held back by a partition and delivered after a newer touch or update would
+   * otherwise shorten an active session's life (or hand the row to the sweep).
+   */
   touch(key: string, record: SessionRecord): Promise<void> {
     return this.#run('touch', async () => {
       await this.#pool.execute(
         statement(
-          `UPDATE ${this.#table} FORCE INDEX (PRIMARY) SET touched_at = ?, expires_at = ? ` +
+          `UPDATE ${this.#table} FORCE INDEX (PRIMARY) SET touched_at = GREATEST(touched_at, ?), expires_at = GREATEST(expires_at, ?) ` +
             'WHERE session_key = ? AND expires_at > ?',
         ),
         [record.touchedAt, record.expiresAt, key, this.#clock()],
@@ -364,9 +417,11 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
    * whole statement, and `expires_at > ?` makes a destroyed or expired session match nothing.
    * FORCE INDEX (PRIMARY): on a small table MariaDB plans a range scan of expires_at_idx instead,
    * locking the secondary index before the row, the reverse of other writers: deadlocks.
+   * With `checkRevision`, `revision = ?` is checked on the locked, latest committed row (an UPDATE
+   * reads that, not a snapshot) and the revision advanced in the same statement.
    */
-  #updateSql(removals: number, writes: number, keepCookieMaxAge: boolean, keepOwner: boolean): string {
-    const shape = `${removals}/${writes}/${keepCookieMaxAge}/${keepOwner}`;
+  #updateSql(removals: number, writes: number, keepCookieMaxAge: boolean, keepOwner: boolean, checkRevision: boolean): string {
+    const shape = `${removals}/${writes}/${keepCookieMaxAge}/${keepOwner}/${checkRevision}`;
     let sql = this.#updateStatements.get(shape);
     if (sql === undefined) {
       let data = 'data';
@@ -375,7 +430,10 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       const assignments = [...(data === 'data' ? [] : [`data = ${data}`]), 'touched_at = ?', 'expires_at = ?'];
       if (!keepCookieMaxAge) assignments.push('cookie_max_age = ?');
       if (!keepOwner) assignments.push(OWNER_ASSIGNMENTS);
-      sql = `UPDATE ${this.#table} FORCE INDEX (PRIMARY) SET ${assignments.join(', ')} WHERE session_key = ? AND expires_at > ?`;
+      assignments.push('revision = revision + 1');
+      sql =
+        `UPDATE ${this.#table} FORCE INDEX (PRIMARY) SET ${assignments.join(', ')} WHERE session_key = ? AND expires_at > ?` +
+        (checkRevision ? ' AND revision = ?' : '');
       this.#updateStatements.set(shape, sql);
     }
     return sql;
@@ -384,17 +442,22 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
   /**
    * A patch too large for one statement: read the data under a row lock (SELECT ... FOR UPDATE),
    * merge in JS, write it back, in one transaction on one connection. Four round trips, still
-   * atomic against every other update of the session, which waits for the lock.
+   * atomic against every other update of the session, which waits for the lock. No revision
+   * check is needed here: the merge is made on the row as locked, whatever its revision (what the
+   * single statement's retry does too), and no statement is sent, nor the transaction committed,
+   * once the operation has timed out; a COMMIT held back by a partition still holds the row lock,
+   * so no newer write can come before it.
    */
   async #updateInTransaction(
     key: string,
     patch: SessionPatch,
     owner: (string | number | null)[] | undefined,
     now: number,
-    deadline: number,
+    ensureLive: () => void,
   ): Promise<boolean> {
     const connection: PoolConnection = await this.#pool.getConnection();
     try {
+      ensureLive();
       await connection.query('START TRANSACTION');
       const [rows] = await connection.execute<SessionRow[]>(
         statement(`SELECT data FROM ${this.#table} FORCE INDEX (PRIMARY) WHERE session_key = ? AND expires_at > ? FOR UPDATE`),
@@ -415,17 +478,18 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       if (patch.cookieMaxAge !== undefined) values.push(patch.cookieMaxAge);
       if (owner !== undefined) values.push(...owner);
       values.push(key);
+      ensureLive();
       await connection.execute(
         statement(
           `UPDATE ${this.#table} SET data = ?, touched_at = ?, expires_at = ?` +
             (patch.cookieMaxAge === undefined ? '' : ', cookie_max_age = ?') +
             (owner === undefined ? '' : `, ${OWNER_ASSIGNMENTS}`) +
-            ' WHERE session_key = ?',
+            ', revision = revision + 1 WHERE session_key = ?',
         ),
         values,
       );
       // The caller has been told this update failed once the timeout passed: do not commit it.
-      if (performance.now() > deadline) throw new SessionStoreError(`Session store update timed out after ${this.#timeout} ms`);
+      ensureLive();
       await connection.query('COMMIT');
     } catch (error) {
       // Closing the connection rolls back whatever it left open, and a connection in an unknown
@@ -438,13 +502,14 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
   }
 
   /**
-   * Adds the owner columns and their index to a table created before they existed. MySQL has no
-   * `ADD COLUMN IF NOT EXISTS` (MariaDB has), so information_schema says what is missing, and an
-   * instance that loses the race to add it (duplicate column or key) looks again. Columns first,
-   * in one ALTER that both servers run instantly (nullable, at the end), then the index in its
-   * own, online ALTER: together they would rebuild the table.
+   * Adds the owner columns, their index and the revision column to a table created before they
+   * existed. MySQL has no `ADD COLUMN IF NOT EXISTS` (MariaDB has), so information_schema says
+   * what is missing, and an instance that loses the race to add it (duplicate column or key)
+   * looks again. Columns first, in one ALTER that both servers run instantly (nullable or with a
+   * constant default, at the end), then the index in its own, online ALTER: together they would
+   * rebuild the table.
    */
-  async #addMissingOwnerColumns(): Promise<void> {
+  async #addMissingColumns(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const [database, table] = this.#tableName.includes('.') ? this.#tableName.split('.') : [null, this.#tableName];
       const [columns] = await this.#pool.execute<RowDataPacket[]>(
@@ -462,7 +527,7 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       );
       const present = new Set(columns.map((column) => String(column.name).toLowerCase()));
       const alterations: string[] = [];
-      const missing = OWNER_COLUMNS.filter(([name]) => !present.has(name));
+      const missing = ADDED_COLUMNS.filter(([name]) => !present.has(name));
       if (missing.length > 0) alterations.push(missing.map(([name, definition]) => `ADD COLUMN ${name} ${definition}`).join(', '));
       if (indexes.length === 0) alterations.push(`ADD ${USER_ID_INDEX}`);
       if (alterations.length === 0) return;
@@ -497,19 +562,33 @@ ${OWNER_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
    * Runs one operation within the operation timeout, failures wrapped as SessionStoreError. InnoDB
    * may pick any statement as a deadlock victim (the sweep's DELETE walks the expires_at index,
    * writers lock the primary key first); the victim was rolled back whole, so it is retried, a
-   * few times and only while the caller is still waiting.
+   * few times and only while the caller is still waiting. A `work` that sends more than one
+   * statement calls `ensureLive` before each: it throws once the caller has been told the
+   * operation timed out, so nothing the caller gave up on is sent behind its back.
    */
-  #run<T>(operation: string, work: (deadline: number) => Promise<T>): Promise<T> {
+  #run<T>(operation: string, work: (ensureLive: () => void) => Promise<T>): Promise<T> {
     const deadline = performance.now() + this.#timeout;
-    return withOperationTimeout(operation, this.#timeout, async () => {
+    let abandoned = false;
+    // Both: the flag is set only once the timeout's rejection is handled, and the timer may fire
+    // a little before performance.now() reaches the deadline (libuv counts from its cached time).
+    const ensureLive = (): void => {
+      if (abandoned || performance.now() >= deadline) {
+        throw new OperationTimeoutError(`Session store ${operation} timed out after ${this.#timeout} ms`);
+      }
+    };
+    const running = withOperationTimeout(operation, this.#timeout, async () => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await work(deadline);
+          return await work(ensureLive);
         } catch (error) {
-          if (attempt < DEADLOCK_ATTEMPTS && isDeadlock(error) && performance.now() < deadline) continue;
+          if (attempt < DEADLOCK_ATTEMPTS && isDeadlock(error) && !abandoned && performance.now() < deadline) continue;
           throw toSessionStoreError(operation, error);
         }
       }
+    });
+    return running.catch((error: unknown) => {
+      abandoned = true;
+      throw error;
     });
   }
 }
@@ -590,6 +669,8 @@ function toRecord(row: SessionRow): SessionRecord {
     touchedAt: toNumber(row.touched_at, 'touched_at'),
     expiresAt: toNumber(row.expires_at, 'expires_at'),
     ...(cookieMaxAge === undefined ? {} : { cookieMaxAge }),
+    // NOT NULL DEFAULT 0 as createTable adds it; a column added by hand as nullable reads the same.
+    revision: row.revision == null ? 0 : toNumber(row.revision, 'revision'),
     // The store writes user_id and owner_ends_by together; a row edited by hand with only one of
     // them reads as anonymous rather than with an owner that ends in 1970.
     ...(row.user_id == null || row.owner_ends_by == null
@@ -603,6 +684,18 @@ function toRecord(row: SessionRow): SessionRecord {
           },
         }),
   };
+}
+
+/**
+ * A patch's revision, as `get` returned it: a whole number. Checked before anything is sent, so a
+ * bad value is a clear error rather than a comparison that never matches.
+ * @throws SessionStoreError when it is not a whole number >= 0.
+ */
+function checkRevision(revision: unknown): number {
+  if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) {
+    throw new SessionStoreError(`MysqlStore: patch.revision must be a whole number >= 0 when given (got ${String(revision)})`);
+  }
+  return revision;
 }
 
 function isDuplicateColumnOrKey(error: unknown): boolean {
