@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createPool, type Pool, type PoolOptions, type RowDataPacket } from 'mysql2/promise';
+import { createPool, type Pool, type PoolConnection, type PoolOptions, type RowDataPacket } from 'mysql2/promise';
 import { MemoryStore, SessionStoreError, type SessionOwner, type SessionPatch, type SessionRecord } from '@app/session';
 import { MysqlStore, type MysqlStoreOptions } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
@@ -95,13 +95,23 @@ async function behindProxy(tableName: string): Promise<ProxiedMysqlStore> {
  */
 function interposed(pool: Pool, before: (sql: string) => Promise<void> = async () => undefined): { pool: Pool; sent: string[] } {
   const sent: string[] = [];
-  const execute = async (options: string | { sql: string }, values?: unknown): Promise<unknown> => {
-    const sql = typeof options === 'string' ? options : options.sql;
-    sent.push(sql);
-    await before(sql);
-    return pool.execute(options as never, values as never);
+  const getConnection = async (): Promise<PoolConnection> => {
+    const connection = await pool.getConnection();
+    const execute = async (options: string | { sql: string }, values?: unknown): Promise<unknown> => {
+      const sql = typeof options === 'string' ? options : options.sql;
+      sent.push(sql);
+      await before(sql);
+      return connection.execute(options as never, values as never);
+    };
+    return new Proxy(connection, {
+      get: (target, property) => {
+        if (property === 'execute') return execute;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
   };
-  return { pool: { execute, query: pool.query.bind(pool), getConnection: pool.getConnection.bind(pool) } as unknown as Pool, sent };
+  return { pool: { execute: pool.execute.bind(pool), query: pool.query.bind(pool), getConnection } as unknown as Pool, sent };
 }
 
 function expiredRecord(data: Record<string, unknown> = { old: true }): SessionRecord {
@@ -835,30 +845,29 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
       });
 
       /**
-       * Runs `send` through the proxied store during a partition (it times out: the request would
-       * answer 503), heals the partition with the held bytes delivered late, runs `meanwhile` on
-       * the direct store, and resolves once the server has answered the held statement (its
-       * connection goes back to the pool), which it ran after `meanwhile`.
+       * Runs `send(key)` through the proxied store during a partition (it times out: the request
+       * would answer 503, and the store closes the connection it was waiting on), heals the
+       * partition with the held bytes delivered late, runs `meanwhile` on the direct store, and
+       * resolves once the held statement and then its connection's close have reached the server.
+       * `send` runs once on a scratch row first, so the statement is already prepared on the one
+       * connection and goes out in one go (a statement still waiting for its PREPARE answer at the
+       * timeout is never executed: nothing late can land).
        */
-      async function holdBack(key: string, send: () => Promise<unknown>, meanwhile: () => Promise<void>): Promise<void> {
-        await proxied.store.get(key); // opens the one connection, so the statement is sent on it and held
-        let answered = false;
-        const onRelease = () => (answered = true);
-        proxied.pool.on('release', onRelease);
-        try {
-          proxied.proxy.freeze();
-          const started = performance.now();
-          await expect(send()).rejects.toBeInstanceOf(SessionStoreError);
-          expect(performance.now() - started).toBeLessThan(PROXIED_OPERATION_TIMEOUT + 700);
-          expect(answered).toBe(false);
-          proxied.proxy.heal({ heldConnectionsAfterMs: 300 });
-          await meanwhile();
-          expect(answered).toBe(false);
-          await proxied.proxy.released();
-          await waitFor(() => Promise.resolve(answered));
-        } finally {
-          proxied.pool.off('release', onRelease);
-        }
+      async function holdBack(key: string, send: (key: string) => Promise<unknown>, meanwhile: () => Promise<void>): Promise<void> {
+        const scratch = newKey();
+        await store.set(scratch, record());
+        await send(scratch);
+        proxied.proxy.freeze();
+        const started = performance.now();
+        await expect(send(key)).rejects.toBeInstanceOf(SessionStoreError);
+        expect(performance.now() - started).toBeLessThan(PROXIED_OPERATION_TIMEOUT + 700);
+        proxied.proxy.heal({ heldConnectionsAfterMs: 300 });
+        await meanwhile();
+        await proxied.proxy.released();
+        // The held connection goes once its delayed close is through; the server has read the
+        // statement before that close.
+        await waitFor(() => Promise.resolve(proxied.proxy.connectionCount === 0));
+        await sleep(200);
       }
 
       it('an update naming its revision, delivered after a newer acknowledged write, reaches the server and changes nothing', async () => {
@@ -867,12 +876,11 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         const read = await store.get(key);
         await holdBack(
           key,
-          () => proxied.store.update(key, patch({ set: { visits: 'late' }, revision: read!.revision })),
+          (target) => proxied.store.update(target, patch({ set: { visits: 'late' }, revision: read!.revision })),
           async () => {
             await expect(store.update(key, patch({ set: { visits: 2 }, revision: read!.revision }))).resolves.toBe(true);
           },
         );
-        await sleep(100); // nothing else is coming: the held connection has been answered
         await expect(store.get(key)).resolves.toMatchObject({ data: { visits: 2 }, revision: 2 });
       });
 
@@ -881,7 +889,7 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         await store.set(key, record({ data: { visits: 1 } }));
         await holdBack(
           key,
-          () => proxied.store.update(key, patch({ set: { visits: 'late' } })),
+          (target) => proxied.store.update(target, patch({ set: { visits: 'late' } })),
           async () => {
             await expect(store.update(key, patch({ set: { visits: 2 } }))).resolves.toBe(true);
           },
@@ -895,7 +903,7 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         await store.set(key, stored);
         const older = { ...stored, touchedAt: stored.touchedAt + 1_000, expiresAt: stored.expiresAt + 1_000 };
         const newer = { ...stored, touchedAt: stored.touchedAt + 5_000, expiresAt: stored.expiresAt + 5_000 };
-        await holdBack(key, () => proxied.store.touch(key, older), () => store.touch(key, newer));
+        await holdBack(key, (target) => proxied.store.touch(target, older), () => store.touch(key, newer));
         await expect(store.get(key)).resolves.toEqual({ ...stored, touchedAt: newer.touchedAt, expiresAt: newer.expiresAt, revision: 1 });
       });
     });
@@ -905,11 +913,16 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         // The store's pool, seen through a wrapper that notes each failed statement.
         const failures: unknown[] = [];
         const watched = Object.create(pool) as Pool;
-        watched.execute = ((...args: Parameters<Pool['execute']>) =>
-          pool.execute(...args).catch((error: unknown) => {
-            failures.push((error as { code?: unknown }).code);
-            throw error;
-          })) as Pool['execute'];
+        watched.getConnection = async () => {
+          const connection = await pool.getConnection();
+          const execute = connection.execute.bind(connection);
+          connection.execute = ((...args: Parameters<typeof execute>) =>
+            execute(...args).catch((error: unknown) => {
+              failures.push((error as { code?: unknown }).code);
+              throw error;
+            })) as typeof execute;
+          return connection;
+        };
         const { store, table } = await openStore({}, watched);
         const key = newKey();
         await store.set(key, record({ data: { base: true } }));

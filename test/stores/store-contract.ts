@@ -332,8 +332,13 @@ export function runStoreContract(subject: StoreContractSubject): void {
      * late, after `meanwhile` has run on the direct store.
      */
     async function writeHeldBack(key: string, patch: SessionPatch, meanwhile: () => Promise<void>): Promise<void> {
-      // An open connection first, so the write is sent on it and held, not stuck connecting.
+      // An open connection first, so the write is sent on it and held, not stuck connecting;
+      // and the same kind of write once on another key, so a store that prepares its statements
+      // (MysqlStore) has this one prepared and sends it in one go.
       await proxied.store.get(key);
+      const scratch = newKey();
+      await store.set(scratch, record());
+      await proxied.store.update(scratch, { ...patch, ...(patch.revision === undefined ? {} : { revision: 1 }) });
       proxied.proxy.freeze();
       const startedAt = Date.now();
       await expect(proxied.store.update(key, patch)).rejects.toBeInstanceOf(SessionStoreError);

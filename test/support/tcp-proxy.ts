@@ -1,5 +1,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
+/** How long after its held data a held close reaches the server (see `release`). */
+const HELD_CLOSE_DELAY_MS = 100;
+
 /**
  * One client connection through the proxy and its upstream twin. While `frozen`, bytes in either
  * direction are held (not dropped) and a close from either side is deferred: what a network
@@ -51,7 +54,13 @@ class ProxiedConnection {
       this.#connectUpstream();
     }
     for (const chunk of this.#toUpstream.splice(0)) this.#upstream!.write(chunk);
-    if (this.#clientEnded) this.#upstream!.end();
+    if (this.#clientEnded) {
+      // The client's close (FIN) left later than its data, so it is retransmitted as a later
+      // segment: the server reads the held statement before it sees the connection end. (Sent
+      // together, some servers, MariaDB among them, drop a statement whose connection is gone.)
+      const upstream = this.#upstream!;
+      setTimeout(() => upstream.end(), HELD_CLOSE_DELAY_MS).unref();
+    }
     if (!this.#client.destroyed) for (const chunk of this.#toClient.splice(0)) this.#client.write(chunk);
     if (this.#upstreamClosed) {
       // What the server sent before it closed goes out first, then the close.

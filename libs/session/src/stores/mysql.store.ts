@@ -100,6 +100,23 @@ interface SessionRow extends RowDataPacket {
   revision: unknown;
 }
 
+/** A statement as `statement()` makes it. */
+type Statement = ReturnType<typeof statement>;
+
+/** What one operation's work gets from `MysqlStore.#run`: its statements go through it. */
+interface Operation {
+  /** Throws once the caller has been told the operation timed out. */
+  ensureLive(): void;
+  /** One statement on a connection of the pool, unless the operation timed out; its result. */
+  execute<R extends ResultSetHeader | RowDataPacket[]>(sql: Statement, values: (string | number | null)[]): Promise<R>;
+  /** A connection for several statements (a transaction), unless the operation timed out. */
+  connect(): Promise<PoolConnection>;
+  /** Hands a connection from `connect` back to the pool. */
+  release(connection: PoolConnection): void;
+  /** Closes a connection from `connect` in an unknown state (a transaction left open). */
+  drop(connection: PoolConnection): void;
+}
+
 interface RevisionRow extends RowDataPacket {
   revision: unknown;
 }
@@ -144,7 +161,7 @@ export class MysqlStore implements SessionStore {
   readonly #onCleanupError: (error: SessionStoreError) => void;
   readonly #updateStatements = new Map<string, string>();
   /** Reads the live row's revision, after an update that named another one matched nothing. */
-  readonly #revisionSql: ReturnType<typeof statement>;
+  readonly #revisionSql: Statement;
   readonly #sweeper: ExpiredSessionSweeper;
 
   /**
@@ -228,8 +245,8 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
 
   /** One indexed SELECT by primary key, `expires_at > now`. */
   get(key: string): Promise<SessionRecord | undefined> {
-    return this.#run('get', async () => {
-      const [rows] = await this.#pool.execute<SessionRow[]>(
+    return this.#run('get', async (op) => {
+      const rows = await op.execute<SessionRow[]>(
         statement(`SELECT ${SELECTED_COLUMNS} FROM ${this.#table} WHERE session_key = ? AND expires_at > ?`),
         [key, this.#clock()],
       );
@@ -245,7 +262,7 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
    * @throws SessionStoreError when an owner field does not fit its column (see {@link ownerValues}).
    */
   set(key: string, record: SessionRecord): Promise<void> {
-    return this.#run('set', async () => {
+    return this.#run('set', async (op) => {
       const data = serializeDocument(record.data);
       const values = [
         data,
@@ -257,7 +274,7 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       ];
       // The values are bound twice rather than read back with VALUES(col), which MySQL 8.0.20
       // deprecated, or a row alias, which MariaDB lacks.
-      await this.#pool.execute(
+      await op.execute(
         statement(
           `INSERT INTO ${this.#table} (session_key, data, created_at, touched_at, expires_at, cookie_max_age, ` +
             'user_id, user_ip, user_agent, owner_ends_by, ' +
@@ -281,7 +298,7 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
    *   a new owner does not fit its columns, or `patch.revision` is not a whole number >= 0.
    */
   update(key: string, patch: SessionPatch): Promise<boolean> {
-    return this.#run('update', async (ensureLive) => {
+    return this.#run('update', async (op) => {
       // Checked before anything is written, on either path.
       const owner = patch.owner === undefined ? undefined : ownerValues('update', patch.owner ?? undefined);
       let revision = patch.revision === undefined ? undefined : checkRevision(patch.revision);
@@ -299,7 +316,7 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       }
       const now = this.#clock();
       if (set.length + unset.length > MAX_KEYS_PER_STATEMENT) {
-        return this.#updateInTransaction(key, patch, owner, now, ensureLive);
+        return this.#updateInTransaction(key, patch, owner, now, op);
       }
       const removals = padToPowerOfTwo(unset.map(jsonPath));
       const writes = padToPowerOfTwo(set);
@@ -310,18 +327,16 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       values.push(key, now);
       const sql = statement(this.#updateSql(removals.length, writes.length, keepCookieMaxAge, owner === undefined, revision !== undefined));
       for (;;) {
-        ensureLive();
-        const [result] = await this.#pool.execute<ResultSetHeader>(sql, revision === undefined ? values : [...values, revision]);
+        const result = await op.execute<ResultSetHeader>(sql, revision === undefined ? values : [...values, revision]);
         if (matchedRows(result) === 1) return true;
         if (revision === undefined) return false;
         // Nothing matched: either no live row (destroyed or expired meanwhile, never brought
         // back) or a live row at another revision (a concurrent request committed first). A plain
         // read tells which: it sees the latest committed row. mysql2 sends one statement per
         // round trip, so this cannot ride along with the UPDATE; it is paid on a conflict only.
-        ensureLive();
-        const [rows] = await this.#pool.execute<RevisionRow[]>(this.#revisionSql, [key, now]);
+        const rows = await op.execute<RevisionRow[]>(this.#revisionSql, [key, now]);
         if (rows.length === 0) return false;
-        // Still live (ensureLive refuses to send once the operation timed out), so this request's
+        // Still live (op.execute refuses to send once the operation timed out), so this request's
         // keys go on top of that revision, keeping both requests' changes.
         revision = toNumber(rows[0].revision, 'revision');
       }
@@ -335,8 +350,8 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
    * exactly `userId`.
    */
   listByUser(userId: string): Promise<StoredSession[]> {
-    return this.#run('listByUser', async () => {
-      const [rows] = await this.#pool.execute<ListedRow[]>(
+    return this.#run('listByUser', async (op) => {
+      const rows = await op.execute<ListedRow[]>(
         statement(
           `SELECT session_key, ${SELECTED_COLUMNS} FROM ${this.#table} ` +
             'WHERE user_id = ? AND expires_at > ? ORDER BY created_at, session_key',
@@ -351,8 +366,8 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
 
   /** One `DELETE` by primary key. */
   destroy(key: string): Promise<void> {
-    return this.#run('destroy', async () => {
-      await this.#pool.execute(statement(`DELETE FROM ${this.#table} WHERE session_key = ?`), [key]);
+    return this.#run('destroy', async (op) => {
+      await op.execute(statement(`DELETE FROM ${this.#table} WHERE session_key = ?`), [key]);
     });
   }
 
@@ -363,8 +378,8 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
    * otherwise shorten an active session's life (or hand the row to the sweep).
    */
   touch(key: string, record: SessionRecord): Promise<void> {
-    return this.#run('touch', async () => {
-      await this.#pool.execute(
+    return this.#run('touch', async (op) => {
+      await op.execute(
         statement(
           `UPDATE ${this.#table} FORCE INDEX (PRIMARY) SET touched_at = GREATEST(touched_at, ?), expires_at = GREATEST(expires_at, ?) ` +
             'WHERE session_key = ? AND expires_at > ?',
@@ -399,8 +414,8 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
     const sql = statement(`DELETE FROM ${this.#table} WHERE expires_at <= ? LIMIT ${CLEANUP_BATCH_SIZE}`);
     let total = 0;
     for (;;) {
-      const deleted = await this.#run('deleteExpired', async () => {
-        const [result] = await this.#pool.execute<ResultSetHeader>(sql, [now]);
+      const deleted = await this.#run('deleteExpired', async (op) => {
+        const result = await op.execute<ResultSetHeader>(sql, [now]);
         return result.affectedRows;
       });
       total += deleted;
@@ -453,11 +468,10 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
     patch: SessionPatch,
     owner: (string | number | null)[] | undefined,
     now: number,
-    ensureLive: () => void,
+    op: Operation,
   ): Promise<boolean> {
-    const connection: PoolConnection = await this.#pool.getConnection();
+    const connection = await op.connect();
     try {
-      ensureLive();
       await connection.query('START TRANSACTION');
       const [rows] = await connection.execute<SessionRow[]>(
         statement(`SELECT data FROM ${this.#table} FORCE INDEX (PRIMARY) WHERE session_key = ? AND expires_at > ? FOR UPDATE`),
@@ -466,7 +480,7 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       const row = rows[0];
       if (row === undefined) {
         await connection.query('ROLLBACK');
-        connection.release();
+        op.release(connection);
         return false;
       }
       const data = parseData(row.data);
@@ -478,7 +492,7 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       if (patch.cookieMaxAge !== undefined) values.push(patch.cookieMaxAge);
       if (owner !== undefined) values.push(...owner);
       values.push(key);
-      ensureLive();
+      op.ensureLive();
       await connection.execute(
         statement(
           `UPDATE ${this.#table} SET data = ?, touched_at = ?, expires_at = ?` +
@@ -489,15 +503,15 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
         values,
       );
       // The caller has been told this update failed once the timeout passed: do not commit it.
-      ensureLive();
+      op.ensureLive();
       await connection.query('COMMIT');
     } catch (error) {
       // Closing the connection rolls back whatever it left open, and a connection in an unknown
       // state never goes back to the pool.
-      connection.destroy();
+      op.drop(connection);
       throw error;
     }
-    connection.release();
+    op.release(connection);
     return true;
   }
 
@@ -562,24 +576,63 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
    * Runs one operation within the operation timeout, failures wrapped as SessionStoreError. InnoDB
    * may pick any statement as a deadlock victim (the sweep's DELETE walks the expires_at index,
    * writers lock the primary key first); the victim was rolled back whole, so it is retried, a
-   * few times and only while the caller is still waiting. A `work` that sends more than one
-   * statement calls `ensureLive` before each: it throws once the caller has been told the
-   * operation timed out, so nothing the caller gave up on is sent behind its back.
+   * few times and only while the caller is still waiting.
+   *
+   * `work` sends its statements through `op` (see {@link Operation}), which refuses to send one
+   * once the caller has been told the operation timed out, so nothing the caller gave up on is
+   * sent behind its back. A connection still waiting for an answer at the timeout is dropped
+   * rather than left holding its pool slot until the answer comes: during a partition that is
+   * until it heals, and a pool whose every slot waits on the partition could not serve the
+   * requests that come after the heal. What was sent on it may still reach the server (a closed
+   * socket still delivers what it sent): the revision check is what makes that harmless.
    */
-  #run<T>(operation: string, work: (ensureLive: () => void) => Promise<T>): Promise<T> {
+  #run<T>(operation: string, work: (op: Operation) => Promise<T>): Promise<T> {
     const deadline = performance.now() + this.#timeout;
     let abandoned = false;
-    // Both: the flag is set only once the timeout's rejection is handled, and the timer may fire
-    // a little before performance.now() reaches the deadline (libuv counts from its cached time).
-    const ensureLive = (): void => {
-      if (abandoned || performance.now() >= deadline) {
-        throw new OperationTimeoutError(`Session store ${operation} timed out after ${this.#timeout} ms`);
-      }
+    const busy = new Set<PoolConnection>();
+    const timedOut = () => new OperationTimeoutError(`Session store ${operation} timed out after ${this.#timeout} ms`);
+    const op: Operation = {
+      // Both: the flag is set only once the timeout's rejection is handled, and the timer may
+      // fire a little before performance.now() reaches the deadline (libuv counts from its
+      // cached time).
+      ensureLive: () => {
+        if (abandoned || performance.now() >= deadline) throw timedOut();
+      },
+      connect: async () => {
+        op.ensureLive();
+        const connection = await this.#pool.getConnection();
+        if (abandoned) {
+          // Handed over after the timeout: unused, so it goes back to the pool as it is.
+          connection.release();
+          throw timedOut();
+        }
+        busy.add(connection);
+        return connection;
+      },
+      release: (connection) => {
+        if (busy.delete(connection)) connection.release();
+      },
+      drop: (connection) => {
+        busy.delete(connection);
+        connection.destroy();
+      },
+      execute: async <R extends ResultSetHeader | RowDataPacket[]>(sql: Statement, values: (string | number | null)[]): Promise<R> => {
+        const connection = await op.connect();
+        op.ensureLive();
+        try {
+          const [result] = await connection.execute<R>(sql, values);
+          return result;
+        } finally {
+          // As pool.execute does, a connection goes back after an error too (mysql2 itself
+          // removes one whose error was fatal); one dropped at the timeout is not ours any more.
+          op.release(connection);
+        }
+      },
     };
     const running = withOperationTimeout(operation, this.#timeout, async () => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await work(ensureLive);
+          return await work(op);
         } catch (error) {
           if (attempt < DEADLOCK_ATTEMPTS && isDeadlock(error) && !abandoned && performance.now() < deadline) continue;
           throw toSessionStoreError(operation, error);
@@ -588,6 +641,7 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
     });
     return running.catch((error: unknown) => {
       abandoned = true;
+      for (const connection of busy) op.drop(connection);
       throw error;
     });
   }
