@@ -1,6 +1,8 @@
+import { performance } from 'node:perf_hooks';
 import { createClient } from 'redis';
-import { RedisStore, type RedisStoreClient, type SessionRecord } from '@app/session';
+import { RedisStore, SessionStoreError, type RedisStoreClient, type SessionRecord } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
+import { TcpProxy } from '../support/tcp-proxy';
 import { sleep } from '../support/test-stores';
 
 /**
@@ -191,4 +193,118 @@ describeWithService('redis').each(['localCache', 'clientSideCache'] as const)('R
     }
     expect(seen).toBeUndefined();
   });
+});
+
+/**
+ * The local cache during a partition: Redis's invalidation messages are held with everything
+ * else, so a copy the cache holds may be one another instance has since destroyed (a logout, a
+ * revocation). The cache answers only while the connection does: once its PING goes unanswered
+ * for an operation timeout, the store drops every copy and answers 503 until the connection
+ * (or a new one) answers again. The client has the options RedisStore recommends.
+ */
+describeWithService('redis')('RedisStore localCache when its connection stops answering', () => {
+  const OPERATION_TIMEOUT = 300;
+  let proxy: TcpProxy;
+  let client: CachingClient;
+  let admin: Awaited<ReturnType<typeof createClient>>;
+  let store: RedisStore;
+  let elsewhere: RedisStore;
+  let reads: () => number;
+  let prefix: string;
+
+  beforeAll(async () => {
+    prefix = `${uniqueName('csc')}:`;
+    proxy = await new TcpProxy(6379).start();
+    client = createClient({
+      socket: {
+        host: '127.0.0.1',
+        port: proxy.port,
+        socketTimeout: 400,
+        connectTimeout: 400,
+        reconnectStrategy: (retries) => {
+          const backoff = Math.min(50 * 2 ** retries, 500);
+          return Math.round(backoff / 2 + Math.random() * (backoff / 2));
+        },
+      },
+      pingInterval: 200,
+      RESP: 3,
+      emitInvalidate: true,
+    });
+    client.on('error', () => undefined);
+    await client.connect();
+    admin = createClient({ url: REDIS_URL });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    const counted = countingReads(client);
+    reads = counted.reads;
+    store = new RedisStore({ client: counted.client, prefix, localCache: true, operationTimeout: OPERATION_TIMEOUT });
+    // Another instance, on a connection the partition does not touch.
+    elsewhere = new RedisStore({ client: admin, prefix });
+  });
+
+  afterAll(async () => {
+    proxy.heal();
+    await proxy.released();
+    await store.close();
+    await client.close();
+    await proxy.stop();
+    for await (const keys of admin.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) await admin.del(keys);
+    }
+    await admin.close();
+  });
+
+  it('stops serving its copies once the connection stops answering, and serves the current state within a second of each heal, three times', async () => {
+    const detections: number[] = [];
+    const recoveries: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const key = `revoked-${round}`;
+      await elsewhere.set(key, record({ user: { id: 'alice' } }));
+      await expect(store.get(key)).resolves.toMatchObject({ data: { user: { id: 'alice' } } });
+      const readsBefore = reads();
+      await expect(store.get(key)).resolves.toMatchObject({ data: { user: { id: 'alice' } } });
+      expect(reads()).toBe(readsBefore); // served from memory
+
+      proxy.freeze();
+      const frozenAt = performance.now();
+      // Signed out on another instance: the invalidation is held by the partition.
+      await elsewhere.destroy(key);
+
+      // Until the store notices (its heartbeat PING unanswered for an operation timeout), it may
+      // still serve the copy; from then on, for the rest of the partition, never.
+      let refusedFrom: number | undefined;
+      const servedAfterRefusal: unknown[] = [];
+      while (performance.now() - frozenAt < 2_000) {
+        const startedAt = performance.now();
+        try {
+          const seen = await store.get(key);
+          if (refusedFrom !== undefined) servedAfterRefusal.push(seen);
+        } catch (error) {
+          expect(error).toBeInstanceOf(SessionStoreError);
+          refusedFrom ??= startedAt - frozenAt;
+        }
+        await sleep(20);
+      }
+      expect(servedAfterRefusal).toEqual([]);
+      expect(refusedFrom).toBeDefined();
+      detections.push(Math.round(refusedFrom!));
+
+      proxy.heal({ heldConnectionsAfterMs: 1_500 });
+      const healedAt = performance.now();
+      let answer: { seen: SessionRecord | undefined } | undefined;
+      while (answer === undefined && performance.now() - healedAt < 5_000) {
+        answer = await store.get(key).then(
+          (seen) => ({ seen }),
+          () => sleep(5).then(() => undefined),
+        );
+      }
+      recoveries.push(Math.round(performance.now() - healedAt));
+      expect(answer).toEqual({ seen: undefined }); // the destroy, not the old copy
+      await proxy.released();
+    }
+    console.info(`[redis localCache] copies refused from ${detections.join(', ')} ms into the partition; current state served ${recoveries.join(', ')} ms after the heal`);
+    // The documented bound: a PING every half operation timeout, unanswered for one (plus timer slack).
+    for (const detection of detections) expect(detection).toBeLessThan(1.5 * OPERATION_TIMEOUT + 100);
+    for (const recovery of recoveries) expect(recovery).toBeLessThan(1_000);
+  }, 30_000);
 });

@@ -46,6 +46,18 @@ export interface RedisStoreClient {
   /** Client events (read for `localCache`: `invalidate`, and the connection's ups and downs). */
   on?(event: string, listener: (...args: unknown[]) => void): unknown;
   off?(event: string, listener: (...args: unknown[]) => void): unknown;
+  /**
+   * The probe of a suspect connection (see {@link RedisStore}). Read, with `isReady` and
+   * `socketEpoch`, on a single-connection client (`createClient()`) only.
+   */
+  ping?(): Promise<unknown>;
+  /** Whether the client's connection is up (node-redis: handshake done, not reconnecting). */
+  readonly isReady?: boolean;
+  /**
+   * Counts the connections the client has made ready (node-redis `createClient()` only): the
+   * store supervises the connection of a client that has it.
+   */
+  readonly socketEpoch?: number;
 }
 
 /** Options of {@link RedisStore}. */
@@ -73,6 +85,11 @@ export interface RedisStoreOptions {
    * `SessionStoreError` (the request answers 503). node-redis queues commands while it reconnects,
    * so without this bound a request would hang for as long as Redis is away. A command still
    * queued when the time is up is withdrawn, so it does not run later behind the client's back.
+   *
+   * On a `createClient()` client, an operation that times out while the connection is up makes
+   * the connection suspect (see {@link RedisStore}, "A connection that stops answering"): the
+   * store then sends no command onto it but one PING, so a client made with
+   * `socket.socketTimeout` drops it and reconnects.
    * @default 2000
    */
   operationTimeout?: number;
@@ -84,6 +101,14 @@ export interface RedisStoreOptions {
    * when the connection drops. Lighter than node-redis's own `clientSideCache` (which clones
    * every answer), and on a single client only (not a cluster). `true` keeps up to 10,000
    * sessions; `{ maxEntries }` sets the bound.
+   *
+   * Security: a copy is only as fresh as the invalidation channel, and a partition holds the
+   * invalidations too (a session revoked on another instance would still be accepted here). So
+   * the cache answers only while the connection does: with it on, the store PINGs Redis every
+   * half `operationTimeout`, and once a PING or an operation goes unanswered for
+   * `operationTimeout` the store drops every copy and reads nothing from memory (requests that
+   * need a session answer 503) until the connection answers again or a new one is ready. A copy
+   * can therefore be served at most about 1.5 x `operationTimeout` into a partition.
    * @default false
    */
   localCache?: boolean | { readonly maxEntries?: number };
@@ -240,6 +265,12 @@ const SCRIPTS = {
   read: luaScript(READ_SCRIPT),
 };
 
+/** An abort signal and the client that sends commands under it (see RedisStore's #run). */
+interface Abortable {
+  readonly controller: AbortController;
+  readonly client: RedisStoreClient;
+}
+
 const REQUIRED_CLIENT_METHODS = ['hGetAll', 'del', 'evalSha', 'eval', 'withCommandOptions', 'zRange', 'zRem'] as const;
 
 /**
@@ -256,6 +287,50 @@ const REQUIRED_CLIENT_METHODS = ['hGetAll', 'del', 'evalSha', 'eval', 'withComma
  * never overwrites a newer write; an update that meets a newer revision while still within the
  * operation timeout applies on top of it with one more round trip.
  *
+ * A connection that stops answering: node-redis keeps writing commands onto a connection until
+ * its socket closes, and a partition closes nothing. Its `socketTimeout` is an idle timeout, so
+ * as long as requests keep writing into the dead connection it never fires, and the client waits
+ * for whatever the network eventually delivers. On a `createClient()` client the store therefore
+ * treats the connection as suspect once an operation times out while it is up (or, with
+ * `localCache`, once a PING goes unanswered for an operation timeout): it drops its local cache,
+ * sends one PING, and writes nothing else onto the connection. Operations wait for that PING
+ * (within their own timeout); once it has gone unanswered for a whole operation timeout they fail
+ * at once with a `SessionStoreError` (503) instead. The PING's answer (a slow server, not a dead
+ * one) ends the suspicion, and so does its failure (the connection dropped: commands then queue
+ * for the next one, as node-redis does while reconnecting). With nothing written, the socket
+ * goes idle and a client made with `socketTimeout` drops it and reconnects, with a
+ * `reconnectStrategy` that allows it after a socket timeout (node-redis's default does not). A
+ * healthy connection never sees any of this: the store only reads a field per operation that
+ * goes to Redis, and a read from the local cache is unchanged. The client stays the application's;
+ * the store never closes or reconnects it. Commands the application itself sends on the same
+ * client keep the socket busy, so give the store a client of its own. Recommended client options:
+ * with them, the frozen connection is dropped about `operationTimeout` + `socketTimeout` into a
+ * partition, and once a partition has lasted that long the first write after it heals waits at
+ * most about `socketTimeout` + 500 ms (the rest of one hung connection attempt, then the capped
+ * backoff), whenever the bytes held by the old connection arrive:
+ *
+ * ```ts
+ * createClient({
+ *   url,
+ *   // A PING every 200 ms keeps a healthy but quiet connection from reaching socketTimeout;
+ *   // node-redis sends the next one only once the last was answered, so a dead connection
+ *   // still goes quiet.
+ *   pingInterval: 200,
+ *   socket: {
+ *     // Idle time after which a connection (or a handshake that hangs) is dropped: above the
+ *     // ping interval and the slowest command, short enough to leave a dead one fast.
+ *     socketTimeout: 400,
+ *     // A connect that does not complete (a SYN lost in a partition) is abandoned as fast.
+ *     connectTimeout: 400,
+ *     // 50 ms doubling to 500 ms, "equal jitter"; unlike the default, also after a socket timeout.
+ *     reconnectStrategy: (retries) => {
+ *       const backoff = Math.min(50 * 2 ** retries, 500);
+ *       return Math.round(backoff / 2 + Math.random() * (backoff / 2));
+ *     },
+ *   },
+ * });
+ * ```
+ *
  * @throws {SessionConfigError} from the constructor when the options are invalid.
  * @example
  * const client = createClient({ url: process.env.REDIS_URL });
@@ -271,7 +346,15 @@ export class RedisStore implements SessionStore {
   readonly #cache: InvalidatedCache<Readonly<Record<string, unknown>>> | undefined;
   readonly #detachCache: () => void = () => undefined;
   /** The client with the current abort signal (see {@link #run}); replaced after each abort. */
-  #abortable: { readonly controller: AbortController; readonly client: RedisStoreClient } | undefined;
+  #abortable: Abortable | undefined;
+  /** Whether the client is one connection the store watches (see "A connection that stops answering"). */
+  readonly #supervised: boolean;
+  /** The PING in flight, at most one; it resolves when it settles, answered or not. */
+  #ping: Promise<void> | undefined;
+  /** While the connection is suspect: the PING that decides it, and when it became suspect. */
+  #suspect: { readonly probe: Promise<void>; readonly since: number } | undefined;
+  /** PINGs the connection while `localCache` serves from memory. */
+  #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(options: RedisStoreOptions) {
     const problems: string[] = [];
@@ -305,6 +388,7 @@ export class RedisStore implements SessionStore {
     this.#client = options.client;
     this.#prefix = prefix;
     this.#operationTimeout = operationTimeout;
+    this.#supervised = isSingleConnection(options.client);
     if (cacheSize !== undefined) {
       const cache = new InvalidatedCache<Readonly<Record<string, unknown>>>(cacheSize);
       const client = options.client;
@@ -314,6 +398,10 @@ export class RedisStore implements SessionStore {
       client.on!('invalidate', onInvalidate);
       for (const event of CONNECTION_EVENTS) client.on!(event, onConnectionChange);
       this.#cache = cache;
+      // The cache trusts the invalidation channel only while the connection answers: an
+      // unanswered PING makes it suspect (see #suspectConnection), which empties the cache.
+      this.#heartbeat = setInterval(() => this.#beat(), Math.max(1, Math.floor(operationTimeout / 2)));
+      this.#heartbeat.unref();
       this.#detachCache = () => {
         client.off?.('invalidate', onInvalidate);
         for (const event of CONNECTION_EVENTS) client.off?.(event, onConnectionChange);
@@ -498,8 +586,52 @@ export class RedisStore implements SessionStore {
    * listening to it (`localCache`).
    */
   close(): Promise<void> {
+    clearInterval(this.#heartbeat);
     this.#detachCache();
     return Promise.resolve();
+  }
+
+  /**
+   * Sends a PING unless one is on its way already; resolves once it settles. An answer shows the
+   * connection delivers again, and that every invalidation Redis queued before it has arrived (a
+   * connection delivers in order); a failure, that the connection dropped and node-redis is
+   * reconnecting. Either ends a suspicion.
+   */
+  #sendPing(): Promise<void> {
+    let ping = this.#ping;
+    if (ping === undefined) {
+      const settled = (): void => {
+        if (this.#ping === ping) this.#ping = undefined;
+        if (this.#suspect?.probe === ping) this.#suspect = undefined;
+      };
+      ping = this.#ping = this.#client.ping!().then(settled, settled);
+    }
+    return ping;
+  }
+
+  /** `localCache`'s heartbeat: a PING unanswered for an operation timeout makes the connection suspect. */
+  #beat(): void {
+    if (this.#ping !== undefined || this.#client.isReady !== true) return;
+    const ping = this.#sendPing();
+    const timer = setTimeout(() => {
+      if (this.#ping === ping) this.#suspectConnection();
+    }, this.#operationTimeout);
+    timer.unref();
+    void ping.then(() => clearTimeout(timer));
+  }
+
+  /**
+   * The connection is up but did not answer within an operation timeout: a partition (which
+   * also holds Redis's invalidation messages), or a server busy for that long. Drops the local
+   * cache and PINGs; until the PING settles, no other command is written onto the connection,
+   * so that its socket can go idle and node-redis's `socketTimeout` can drop it.
+   */
+  #suspectConnection(): void {
+    if (!this.#supervised || this.#suspect !== undefined || this.#client.isReady !== true) return;
+    this.#cache?.invalidate(null);
+    // node-redis's own client-side cache waits on the same held invalidations.
+    this.#client.clientSideCache?.invalidate(null);
+    this.#suspect = { probe: this.#sendPing(), since: performance.now() };
   }
 
   /**
@@ -517,29 +649,58 @@ export class RedisStore implements SessionStore {
     body: (client: RedisStoreClient, live: () => void) => Promise<T>,
     writtenKey?: string,
   ): Promise<T> {
+    const suspect = this.#suspect;
+    if (suspect !== undefined && performance.now() - suspect.since >= this.#operationTimeout) {
+      // The probe has gone unanswered for a whole operation timeout: a partition, not a slow
+      // reply. Failing at once keeps requests from piling up behind it.
+      throw new SessionStoreError(
+        `Session store ${operation} failed: the Redis connection has not answered for ${this.#operationTimeout} ms or more ` +
+          '(no command is sent onto it until it answers or the client reconnects)',
+      );
+    }
+    const deadline = performance.now() + this.#operationTimeout;
     // One signal shared by the operations in flight, not one per operation: node-redis makes a
     // new client object per `withCommandOptions()`, which costs more than the Redis read it wraps
     // when the read is answered from the client-side cache. A timeout withdraws every command
-    // still queued under that signal: they all wait on the same unreachable connection.
-    const abortable = (this.#abortable ??= this.#newAbortable());
-    const deadline = performance.now() + this.#operationTimeout;
+    // still queued under that signal: they all wait on the same unreachable connection. Taken
+    // when the operation starts sending (after a suspect connection's probe), not before: a
+    // timeout meanwhile may have withdrawn the signal the operation would otherwise hold.
+    let abortable: Abortable | undefined;
     // For an operation that sends more than one command in turn (update's retries): throws once
     // the operation is past its timeout. The timer's rejection aborts the signal in the same turn
     // (before any reply could start a retry), and the clock check covers a timer running late,
     // so no command of a timed-out operation is ever sent.
     const live = (): void => {
-      if (abortable.controller.signal.aborted || performance.now() >= deadline) {
+      if (abortable?.controller.signal.aborted === true || performance.now() >= deadline) {
         throw new OperationTimeoutError(`Session store ${operation} timed out after ${this.#operationTimeout} ms`);
       }
     };
+    const start = (): Promise<T> => {
+      abortable = this.#abortable ??= this.#newAbortable();
+      return body(abortable.client, live);
+    };
     try {
-      return await withOperationTimeout(operation, this.#operationTimeout, () => body(abortable.client, live));
+      return await withOperationTimeout(
+        operation,
+        this.#operationTimeout,
+        // A suspect connection: wait for its probe rather than write behind it (see #suspectConnection).
+        suspect === undefined
+          ? start
+          : () =>
+              suspect.probe.then(() => {
+                live();
+                return start();
+              }),
+      );
     } catch (error) {
       // Only a timeout aborts: a command that failed on its own (a script error, say) must not
       // withdraw the healthy commands of other requests queued beside it.
       if (error instanceof OperationTimeoutError) {
-        if (this.#abortable === abortable) this.#abortable = undefined;
-        abortable.controller.abort();
+        if (abortable !== undefined) {
+          if (this.#abortable === abortable) this.#abortable = undefined;
+          abortable.controller.abort();
+        }
+        this.#suspectConnection();
       }
       throw toSessionStoreError(operation, error);
     } finally {
@@ -551,7 +712,7 @@ export class RedisStore implements SessionStore {
     }
   }
 
-  #newAbortable(): { readonly controller: AbortController; readonly client: RedisStoreClient } {
+  #newAbortable(): Abortable {
     const controller = new AbortController();
     // node-redis adds one listener per command waiting to be written; many requests share this
     // signal, and each listener goes once its command is written, so no count is a leak.
@@ -769,13 +930,25 @@ function localCacheSize(option: RedisStoreOptions['localCache'], client: RedisSt
       'RedisStore localCache: not supported with a Redis Cluster client (createCluster()); ' +
         'leave localCache off on a cluster (each read is then one round trip to the node holding the session)',
     );
-  } else if (client && (client.options?.RESP !== 3 || client.options.emitInvalidate !== true || typeof client.on !== 'function')) {
+  } else if (
+    client &&
+    (client.options?.RESP !== 3 || client.options.emitInvalidate !== true || typeof client.on !== 'function' || !isSingleConnection(client))
+  ) {
     problems.push(
       'RedisStore localCache: needs a client created with createClient({ RESP: 3, emitInvalidate: true }) ' +
         '(Redis then reports changes to the sessions this instance holds); a cluster client is not supported',
     );
   }
   return size;
+}
+
+/**
+ * Whether the client is one node-redis connection (`createClient()`), whose state the store can
+ * read (`isReady`, `socketEpoch`) and which it can PING. A cluster, pool or sentinel client
+ * spreads commands over connections the store cannot tell apart: it is not supervised.
+ */
+function isSingleConnection(client: RedisStoreClient): boolean {
+  return typeof client.socketEpoch === 'number' && typeof client.isReady === 'boolean' && typeof client.ping === 'function';
 }
 
 /** Whether the client is node-redis's cluster client (`createCluster()`), by its node lookup. */
