@@ -288,6 +288,21 @@ export function runStoreContract(subject: StoreContractSubject): void {
     });
   });
 
+  describe('an update arriving late', () => {
+    it('never moves the lifetime back over a newer touch (which leaves the revision alone)', async () => {
+      const key = newKey();
+      const stored = record();
+      await store.set(key, stored);
+      const newer = { ...stored, touchedAt: stored.touchedAt + 10_000, expiresAt: stored.expiresAt + 10_000 };
+      await store.touch(key, newer);
+      // Made on revision 1 before the touch, delivered after it: it still matches the revision.
+      await expect(
+        store.update(key, { set: { late: true }, unset: [], touchedAt: stored.touchedAt + 1_000, expiresAt: stored.expiresAt + 1_000, revision: 1 }),
+      ).resolves.toBe(true);
+      await expect(store.get(key)).resolves.toMatchObject({ data: { late: true }, touchedAt: newer.touchedAt, expiresAt: newer.expiresAt });
+    });
+  });
+
   describe('touch arriving late', () => {
     it('never moves the lifetime back', async () => {
       const key = newKey();

@@ -64,7 +64,7 @@ export class SessionStoreError extends SessionError {
  * expires the cookie) instead. Django calls the same situation `SessionInterrupted`.
  */
 export class SessionInterruptedError extends SessionError {
-  constructor(message = 'The session ended (signed out elsewhere) while this request was being handled; its changes were not saved') {
+  constructor(message = 'The session ended (signed out elsewhere, revoked or expired) while this request was being handled; its changes were not saved') {
     super(message, 'SESSION_INTERRUPTED');
   }
 }

@@ -105,6 +105,23 @@ describe('SessionManager: revisions (server-side)', () => {
   });
 });
 
+describe('SessionManager: a record from before owners, read while it is signed out elsewhere', () => {
+  it('is not a 409: the request only brought the owner up to date, which is quietly dropped', async () => {
+    const { store, manager, load, signIn } = setUp('server');
+    const cookie = await signIn();
+    const key = hashSessionId((await load(cookie)).id);
+    // As an earlier version stored it: signed in, no owner recorded.
+    const { owner: _owner, ...legacy } = (await store.get(key))!;
+    await store.set(key, legacy);
+    const logout = await load(cookie);
+    const reader = await load(cookie);
+    await logout.logout();
+    await manager.commit(logout);
+    await expect(manager.commit(reader)).resolves.toBeUndefined();
+    expect(manager.setCookieHeader(reader)).toMatch(/^sid=; .*Max-Age=0/i);
+  });
+});
+
 describe.each(['server', 'cookie'] as const)('SessionManager (%s mode): a change to a session ended meanwhile', (mode) => {
   it('fails the commit with SessionInterruptedError, keeps the session ended and expires the cookie', async () => {
     const { manager, load, signIn } = setUp(mode);

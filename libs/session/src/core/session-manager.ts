@@ -968,7 +968,14 @@ export class SessionManager implements SessionRuntime {
         ...(state.revision === undefined ? {} : { revision: state.revision }),
       };
       const written = await this.#storeCall('update', () => this.store.update(key, patch));
-      if (!written) this.#interrupted(session, state);
+      if (!written) {
+        // Ended meanwhile. A request that only brought the owner up to date (a record from
+        // before owners) changed nothing of its own: it ends quietly, the cookie expired.
+        if (dataChanged || state.cookieMaxAgeChanged) this.#interrupted(session, state);
+        state.destroyed = true;
+        replaceSessionData(session, {});
+        return;
+      }
       state.ownerId = userId;
       // The write advanced the revision at least this far (further if the store retried on top
       // of a concurrent write); revisions only grow, so a next write expecting this one is safe.

@@ -89,8 +89,9 @@ export interface SessionInternals {
   /** Events that only hold once the commit succeeds (`rotated`, client-side `created`). */
   pendingEvents: SessionEvent[] | undefined;
   /**
-   * Server-side: the store record's revision as loaded, or as this request last wrote it (see
-   * `SessionPatch.revision`); undefined when the store keeps none or the record is new.
+   * Server-side: the store record's revision as loaded, or at most the one this request's last
+   * write left (see `SessionPatch.revision`); undefined for a session not stored yet, or loaded
+   * from a store that keeps no revision. A store that keeps none ignores what it is sent.
    */
   revision: number | undefined;
 }

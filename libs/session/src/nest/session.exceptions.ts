@@ -12,7 +12,7 @@ export const SESSION_INTERRUPTED_BODY = Object.freeze({
   statusCode: 409,
   error: 'Conflict',
   code: 'SESSION_INTERRUPTED',
-  message: 'Your session ended (signed out elsewhere) while this request was being handled; its changes were not saved',
+  message: 'Your session ended (signed out elsewhere, revoked or expired) while this request was being handled; its changes were not saved',
 });
 
 /**

@@ -302,8 +302,10 @@ export class MemcachedStore implements SessionStore {
         return {
           data,
           createdAt: record.createdAt,
-          touchedAt: patch.touchedAt,
-          expiresAt: patch.expiresAt,
+          // Never backwards, as in every store: of two concurrent requests, the one that touched
+          // the session later may have written first.
+          touchedAt: Math.max(record.touchedAt, patch.touchedAt),
+          expiresAt: Math.max(record.expiresAt, patch.expiresAt),
           ...(cookieMaxAge === undefined ? {} : { cookieMaxAge }),
           ...(owner === undefined ? {} : { owner }),
           revision: (record.revision ?? 0) + 1,

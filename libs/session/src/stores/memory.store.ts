@@ -107,8 +107,9 @@ export class MemoryStore implements SessionStore {
     this.#insert(key, {
       dataJson: JSON.stringify(data),
       createdAt: entry.createdAt,
-      touchedAt: patch.touchedAt,
-      expiresAt: patch.expiresAt,
+      // Never backwards, as in every store (a late update after a newer touch, on network stores).
+      touchedAt: Math.max(entry.touchedAt, patch.touchedAt),
+      expiresAt: Math.max(entry.expiresAt, patch.expiresAt),
       cookieMaxAge: patch.cookieMaxAge === undefined ? entry.cookieMaxAge : (patch.cookieMaxAge ?? undefined),
       owner: patch.owner === undefined ? entry.owner : patch.owner === null ? undefined : { ...patch.owner },
       revision: entry.revision + 1,

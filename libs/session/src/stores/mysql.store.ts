@@ -442,7 +442,9 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       let data = 'data';
       for (let index = 0; index < removals; index++) data = `JSON_REMOVE(${data}, ?)`;
       if (writes > 0) data = `JSON_SET(${data}, ${Array.from({ length: writes }, () => "?, JSON_EXTRACT(?, '$')").join(', ')})`;
-      const assignments = [...(data === 'data' ? [] : [`data = ${data}`]), 'touched_at = ?', 'expires_at = ?'];
+      // GREATEST: a statement held back by a partition may still match the revision after a
+      // newer touch (which leaves the revision alone); it must not move the lifetime back.
+      const assignments = [...(data === 'data' ? [] : [`data = ${data}`]), 'touched_at = GREATEST(touched_at, ?)', 'expires_at = GREATEST(expires_at, ?)'];
       if (!keepCookieMaxAge) assignments.push('cookie_max_age = ?');
       if (!keepOwner) assignments.push(OWNER_ASSIGNMENTS);
       assignments.push('revision = revision + 1');
@@ -495,7 +497,7 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       op.ensureLive();
       await connection.execute(
         statement(
-          `UPDATE ${this.#table} SET data = ?, touched_at = ?, expires_at = ?` +
+          `UPDATE ${this.#table} SET data = ?, touched_at = GREATEST(touched_at, ?), expires_at = GREATEST(expires_at, ?)` +
             (patch.cookieMaxAge === undefined ? '' : ', cookie_max_age = ?') +
             (owner === undefined ? '' : `, ${OWNER_ASSIGNMENTS}`) +
             ', revision = revision + 1 WHERE session_key = ?',

@@ -470,9 +470,11 @@ export class PostgresStore implements SessionStore {
       // for the row lock: after waiting for a concurrent update it may still show the revision
       // the patch named, and the caller then simply tries once more (with a fresh snapshot). The
       // CASE reads it only when nothing applied (an uncorrelated subquery runs on first use).
+      // GREATEST: a statement held back by a partition may still match the revision after a newer
+      // touch (which leaves the revision alone); it must not move the lifetime back.
       update:
         `WITH applied AS (` +
-        `UPDATE ${t} SET data = (data - $2::text[]) || $3::jsonb, touched_at = $4, expires_at = $5, ` +
+        `UPDATE ${t} SET data = (data - $2::text[]) || $3::jsonb, touched_at = GREATEST(touched_at, $4), expires_at = GREATEST(expires_at, $5), ` +
         `cookie_max_age = CASE WHEN $6::boolean THEN $7::bigint ELSE cookie_max_age END, ` +
         `user_id = CASE WHEN $9::boolean THEN $10::text ELSE user_id END, ` +
         `user_ip = CASE WHEN $9::boolean THEN $11::text ELSE user_ip END, ` +

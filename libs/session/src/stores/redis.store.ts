@@ -200,13 +200,23 @@ return revision
 const UPDATE_SCRIPT = `${CALL_CHUNKED}${LIVE_CHECK}${READ_REVISION}
 local revision = revision_of(KEYS[1])
 if ARGV[5] ~= '' and tonumber(ARGV[5]) ~= revision then return -(revision + 1) end
+local touched = redis.call('HGET', KEYS[1], '${TOUCHED_AT}')
 local unset = tonumber(ARGV[6])
 call_chunked('HDEL', KEYS[1], 7, 6 + unset)
 if ARGV[3] == '-' then redis.call('HDEL', KEYS[1], '${COOKIE_MAX_AGE}')
 elseif ARGV[3] == '+' then redis.call('HSET', KEYS[1], '${COOKIE_MAX_AGE}', ARGV[4]) end
 call_chunked('HSET', KEYS[1], 7 + unset, #ARGV)
 redis.call('HSET', KEYS[1], '${REVISION}', revision + 1)
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+-- Never backwards: a script held back by a partition may still match the revision after a
+-- newer touch (which leaves the revision alone); the later lifetime and its TTL are kept.
+if tonumber(e) > tonumber(redis.call('HGET', KEYS[1], '${EXPIRES_AT}')) then
+  redis.call('HSET', KEYS[1], '${EXPIRES_AT}', e)
+else
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
+if touched and tonumber(touched) > tonumber(redis.call('HGET', KEYS[1], '${TOUCHED_AT}')) then
+  redis.call('HSET', KEYS[1], '${TOUCHED_AT}', touched)
+end
 return revision + 1
 `;
 
