@@ -3,6 +3,7 @@ import { SessionStoreError, toSessionStoreError } from '../core/errors';
 import { MAX_USER_ID_LENGTH } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
+import { SerializedUpdates } from './serialized-updates';
 import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link MysqlStore}. */
@@ -163,6 +164,7 @@ export class MysqlStore implements SessionStore {
   /** Reads the live row's revision, after an update that named another one matched nothing. */
   readonly #revisionSql: Statement;
   readonly #sweeper: ExpiredSessionSweeper;
+  readonly #updates = new SerializedUpdates();
 
   /**
    * @throws TypeError when `pool` is missing or is a callback (non-promise) pool.
@@ -301,7 +303,7 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
     return this.#run('update', async (op) => {
       // Checked before anything is written, on either path.
       const owner = patch.owner === undefined ? undefined : ownerValues('update', patch.owner ?? undefined);
-      let revision = patch.revision === undefined ? undefined : checkRevision(patch.revision);
+      const loaded = patch.revision === undefined ? undefined : checkRevision(patch.revision);
       const set: [path: string, json: string][] = [];
       const unset = [...patch.unset];
       for (const [name, value] of Object.entries(patch.set)) {
@@ -325,21 +327,26 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       if (!keepCookieMaxAge) values.push(patch.cookieMaxAge ?? null);
       if (owner !== undefined) values.push(...owner);
       values.push(key, now);
-      const sql = statement(this.#updateSql(removals.length, writes.length, keepCookieMaxAge, owner === undefined, revision !== undefined));
-      for (;;) {
-        const result = await op.execute<ResultSetHeader>(sql, revision === undefined ? values : [...values, revision]);
-        if (matchedRows(result) === 1) return true;
-        if (revision === undefined) return false;
-        // Nothing matched: either no live row (destroyed or expired meanwhile, never brought
-        // back) or a live row at another revision (a concurrent request committed first). A plain
-        // read tells which: it sees the latest committed row. mysql2 sends one statement per
-        // round trip, so this cannot ride along with the UPDATE; it is paid on a conflict only.
-        const rows = await op.execute<RevisionRow[]>(this.#revisionSql, [key, now]);
-        if (rows.length === 0) return false;
-        // Still live (op.execute refuses to send once the operation timed out), so this request's
-        // keys go on top of that revision, keeping both requests' changes.
-        revision = toNumber(rows[0].revision, 'revision');
-      }
+      const sql = statement(this.#updateSql(removals.length, writes.length, keepCookieMaxAge, owner === undefined, loaded !== undefined));
+      // One at a time per session in this process, each naming the revision the last one left.
+      return this.#updates.run(key, loaded, async (named) => {
+        let revision = named;
+        for (;;) {
+          const result = await op.execute<ResultSetHeader>(sql, revision === undefined ? values : [...values, revision]);
+          // Applied on exactly `revision`, which it advanced by one.
+          if (matchedRows(result) === 1) return { result: true, ...(revision === undefined ? {} : { revision: revision + 1 }) };
+          if (revision === undefined) return { result: false };
+          // Nothing matched: either no live row (destroyed or expired meanwhile, never brought
+          // back) or a live row at another revision (a concurrent request committed first). A plain
+          // read tells which: it sees the latest committed row. mysql2 sends one statement per
+          // round trip, so this cannot ride along with the UPDATE; it is paid on a conflict only.
+          const rows = await op.execute<RevisionRow[]>(this.#revisionSql, [key, now]);
+          if (rows.length === 0) return { result: false };
+          // Still live (op.execute refuses to send once the operation timed out), so this request's
+          // keys go on top of that revision, keeping both requests' changes.
+          revision = toNumber(rows[0].revision, 'revision');
+        }
+      });
     });
   }
 

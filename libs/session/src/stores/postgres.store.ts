@@ -3,6 +3,7 @@ import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../c
 import { MAX_USER_ID_LENGTH } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
+import { SerializedUpdates } from './serialized-updates';
 import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link PostgresStore}. */
@@ -393,6 +394,7 @@ export class PostgresStore implements SessionStore {
   readonly #clock: () => number;
   readonly #onCleanupError: (error: SessionStoreError) => void;
   readonly #sweeper: ExpiredSessionSweeper;
+  readonly #updates = new SerializedUpdates();
   readonly #sql: {
     readonly schema: string;
     readonly get: string;
@@ -560,7 +562,7 @@ export class PostgresStore implements SessionStore {
    */
   async update(key: string, patch: SessionPatch): Promise<boolean> {
     const owner = ownerParams('update', patch.owner ?? undefined);
-    let revision = patch.revision === undefined ? null : checkRevision(patch.revision);
+    const loaded = patch.revision === undefined ? undefined : checkRevision(patch.revision);
     const values = [
       key,
       patch.unset.map(encodeString),
@@ -573,19 +575,24 @@ export class PostgresStore implements SessionStore {
       patch.owner !== undefined,
       ...owner,
     ];
-    return this.#run('update', async (query) => {
-      for (;;) {
-        const result = await query<UpdateOutcome>(this.#sql.update, [...values, revision]);
-        const { applied, current } = result.rows[0];
-        if (applied) return true;
-        // No live row: destroyed or expired meanwhile, and never brought back.
-        if (current === null) return false;
-        // Live at another revision: a concurrent request committed first. This operation is still
-        // live (query refuses to send once it timed out), so its keys go on top of that revision,
-        // keeping both requests' changes, as an update without a revision would.
-        revision = Number(current);
-      }
-    });
+    return this.#run('update', (query) =>
+      // One at a time per session in this process, each naming the revision the last one left.
+      this.#updates.run(key, loaded, async (named) => {
+        let revision = named ?? null;
+        for (;;) {
+          const result = await query<UpdateOutcome>(this.#sql.update, [...values, revision]);
+          const { applied, current } = result.rows[0];
+          // Applied on exactly `revision`, which it advanced by one.
+          if (applied) return { result: true, ...(revision === null ? {} : { revision: revision + 1 }) };
+          // No live row: destroyed or expired meanwhile, and never brought back.
+          if (current === null) return { result: false };
+          // Live at another revision: a concurrent request committed first. This operation is
+          // still live (query refuses to send once it timed out), so its keys go on top of that
+          // revision, keeping both requests' changes, as an update without a revision would.
+          revision = Number(current);
+        }
+      }),
+    );
   }
 
   /**

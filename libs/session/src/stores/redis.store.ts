@@ -5,6 +5,7 @@ import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../c
 import { MAX_USER_ID_LENGTH } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { InvalidatedCache } from './invalidated-cache';
+import { SerializedUpdates } from './serialized-updates';
 import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Arguments of node-redis's `eval` / `evalSha`. */
@@ -350,6 +351,7 @@ const REQUIRED_CLIENT_METHODS = ['hGetAll', 'del', 'evalSha', 'eval', 'withComma
  */
 export class RedisStore implements SessionStore {
   readonly #client: RedisStoreClient;
+  readonly #updates = new SerializedUpdates();
   readonly #prefix: string;
   readonly #operationTimeout: number;
   /** Fields of session hashes read through a tracking connection (`localCache`). */
@@ -526,21 +528,25 @@ export class RedisStore implements SessionStore {
           ...unset,
           ...pairs,
         ]);
-      const write = async (): Promise<number> => {
-        let revision = patch.revision === undefined ? '' : String(checkRevision(patch.revision));
-        for (;;) {
-          const reply = Number(String(await attempt(revision)));
-          if (!Number.isInteger(reply)) throw new SessionStoreError(`RedisStore: unexpected update script reply (${String(reply)})`);
-          if (reply >= 0) return reply;
-          // The hash is live at another revision: a concurrent request wrote it after this one
-          // read it. This request is still within its operation timeout (live() throws once it
-          // is not), so it applies its keys on top of that revision, keeping both requests'
-          // changes. The retry names the revision it saw, so if it is itself held up and lands
-          // late, it too changes nothing.
-          live();
-          revision = String(-reply - 1);
-        }
-      };
+      const loaded = patch.revision === undefined ? undefined : checkRevision(patch.revision);
+      // One at a time per session in this process, each naming the revision the last one left.
+      const write = (): Promise<number> =>
+        this.#updates.run(key, loaded, async (named) => {
+          let revision = named === undefined ? '' : String(named);
+          for (;;) {
+            live(); // it may have waited for the previous update of this session
+            const reply = Number(String(await attempt(revision)));
+            if (!Number.isInteger(reply)) throw new SessionStoreError(`RedisStore: unexpected update script reply (${String(reply)})`);
+            // Applied (the new revision), or no live record (0).
+            if (reply >= 0) return { result: reply, ...(reply > 0 ? { revision: reply } : {}) };
+            // The hash is live at another revision: a concurrent request wrote it after this one
+            // read it. This request is still within its operation timeout (live() throws once it
+            // is not), so it applies its keys on top of that revision, keeping both requests'
+            // changes. The retry names the revision it saw, so if it is itself held up and lands
+            // late, it too changes nothing.
+            revision = String(-reply - 1);
+          }
+        });
       // An owner removed (null) or replaced leaves the previous user's index entry behind, for
       // listByUser to drop: removing it here would need the old owner, one more round trip.
       const reply = owner === undefined ? await write() : await this.#writeOwned(client, key, owner, expiresAt, write);
