@@ -3,7 +3,7 @@ import { SessionStoreError, toSessionStoreError } from '../core/errors';
 import { MAX_USER_ID_LENGTH } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
-import { SerializedUpdates } from './serialized-updates';
+import { checkPatchRevision, SerializedUpdates } from './serialized-updates';
 import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link MysqlStore}. */
@@ -303,7 +303,7 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
     return this.#run('update', async (op) => {
       // Checked before anything is written, on either path.
       const owner = patch.owner === undefined ? undefined : ownerValues('update', patch.owner ?? undefined);
-      const loaded = patch.revision === undefined ? undefined : checkRevision(patch.revision);
+      const loaded = checkPatchRevision('MysqlStore', patch.revision);
       const set: [path: string, json: string][] = [];
       const unset = [...patch.unset];
       for (const [name, value] of Object.entries(patch.set)) {
@@ -754,12 +754,6 @@ function toRecord(row: SessionRow): SessionRecord {
  * bad value is a clear error rather than a comparison that never matches.
  * @throws SessionStoreError when it is not a whole number >= 0.
  */
-function checkRevision(revision: unknown): number {
-  if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) {
-    throw new SessionStoreError(`MysqlStore: patch.revision must be a whole number >= 0 when given (got ${String(revision)})`);
-  }
-  return revision;
-}
 
 function isDuplicateColumnOrKey(error: unknown): boolean {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;

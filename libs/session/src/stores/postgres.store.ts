@@ -3,7 +3,7 @@ import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../c
 import { MAX_USER_ID_LENGTH } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
-import { SerializedUpdates } from './serialized-updates';
+import { checkPatchRevision, SerializedUpdates } from './serialized-updates';
 import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link PostgresStore}. */
@@ -301,12 +301,6 @@ interface UpdateOutcome extends QueryResultRow {
  * a bad value is a clear error rather than an SQL one (or a comparison that never matches).
  * @throws SessionStoreError when it is not a whole number >= 0.
  */
-function checkRevision(revision: unknown): number {
-  if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) {
-    throw new SessionStoreError(`PostgresStore: patch.revision must be a whole number >= 0 when given (got ${String(revision)})`);
-  }
-  return revision;
-}
 
 /** Milliseconds for a BIGINT column: whole numbers (a fraction of a millisecond carries nothing). */
 function toBigIntParam(ms: number): number {
@@ -562,7 +556,7 @@ export class PostgresStore implements SessionStore {
    */
   async update(key: string, patch: SessionPatch): Promise<boolean> {
     const owner = ownerParams('update', patch.owner ?? undefined);
-    const loaded = patch.revision === undefined ? undefined : checkRevision(patch.revision);
+    const loaded = checkPatchRevision('PostgresStore', patch.revision);
     const values = [
       key,
       patch.unset.map(encodeString),

@@ -5,7 +5,7 @@ import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../c
 import { MAX_USER_ID_LENGTH } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { InvalidatedCache } from './invalidated-cache';
-import { SerializedUpdates } from './serialized-updates';
+import { checkPatchRevision, SerializedUpdates } from './serialized-updates';
 import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Arguments of node-redis's `eval` / `evalSha`. */
@@ -528,7 +528,7 @@ export class RedisStore implements SessionStore {
           ...unset,
           ...pairs,
         ]);
-      const loaded = patch.revision === undefined ? undefined : checkRevision(patch.revision);
+      const loaded = checkPatchRevision('RedisStore', patch.revision);
       // One at a time per session in this process, each naming the revision the last one left.
       const write = (): Promise<number> =>
         this.#updates.run(key, loaded, async (named) => {
@@ -834,12 +834,6 @@ function applied(reply: unknown): boolean {
 }
 
 /** A patch's revision: a whole number, as `get` returned it. */
-function checkRevision(revision: unknown): number {
-  if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) {
-    throw new SessionStoreError(`RedisStore: patch.revision must be a whole number >= 0 when given (got ${String(revision)})`);
-  }
-  return revision;
-}
 
 /** The members of a ZRANGE reply as strings, whatever the client's type mapping. */
 function textList(reply: unknown): string[] {

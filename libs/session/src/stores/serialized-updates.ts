@@ -1,3 +1,17 @@
+import { SessionStoreError } from '../core/errors';
+
+/**
+ * `patch.revision` as a store may name it in SQL or a script: absent, or a whole number >= 0.
+ * @throws SessionStoreError naming `store` for anything else (nothing is written).
+ */
+export function checkPatchRevision(store: string, revision: unknown): number | undefined {
+  if (revision === undefined) return undefined;
+  if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) {
+    throw new SessionStoreError(`${store}: patch.revision must be a whole number >= 0 when given (got ${typeof revision === 'number' ? String(revision) : typeof revision})`);
+  }
+  return revision;
+}
+
 /** What one update reports: its result, and the revision it left the record at when known. */
 export interface UpdateOutcome<T> {
   readonly result: T;
