@@ -5,6 +5,7 @@ import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../c
 import { MAX_USER_ID_LENGTH } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { InvalidatedCache } from './invalidated-cache';
+import { ReadBarrier } from './read-barrier';
 import { checkPatchRevision, SerializedUpdates } from './serialized-updates';
 import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
@@ -95,21 +96,22 @@ export interface RedisStoreOptions {
    */
   operationTimeout?: number;
   /**
-   * Answers reads of sessions that have not changed from this instance's memory, without a round
-   * trip. Needs a client made with `createClient({ RESP: 3, emitInvalidate: true })`: Redis then
-   * tracks the keys this connection read (`CLIENT TRACKING`) and tells it the moment any
+   * Answers reads of sessions that have not changed from this instance's memory instead of
+   * reading the hash again. Needs a client made with `createClient({ RESP: 3, emitInvalidate: true })`:
+   * Redis then tracks the keys this connection read (`CLIENT TRACKING`) and tells it when any
    * instance changes, destroys or expires one, and the store drops its copy; it drops all of them
    * when the connection drops. Lighter than node-redis's own `clientSideCache` (which clones
    * every answer), and on a single client only (not a cluster). `true` keeps up to 10,000
    * sessions; `{ maxEntries }` sets the bound.
    *
-   * Security: a copy is only as fresh as the invalidation channel, and a partition holds the
-   * invalidations too (a session revoked on another instance would still be accepted here). So
-   * the cache answers only while the connection does: with it on, the store PINGs Redis every
-   * half `operationTimeout`, and once a PING or an operation goes unanswered for
-   * `operationTimeout` the store drops every copy and reads nothing from memory (requests that
-   * need a session answer 503) until the connection answers again or a new one is ready. A copy
-   * can therefore be served at most about 1.5 x `operationTimeout` into a partition.
+   * Security: a copy is served only once a PING, written after the read began and shared by
+   * every read of that turn of the event loop, has been answered: Redis delivers the
+   * invalidations it queued for the connection before that answer, so a logout or a revocation
+   * on another instance that had answered before this request arrived is always seen, however
+   * late its message would otherwise have come, and a partition (which holds the invalidations
+   * too) serves no copy at all: the read times out (503) and the connection becomes suspect.
+   * The cache saves Redis the hash read and its transfer, not the round trip; under load one PING
+   * confirms many reads.
    * @default false
    */
   localCache?: boolean | { readonly maxEntries?: number };
@@ -302,8 +304,8 @@ const REQUIRED_CLIENT_METHODS = ['hGetAll', 'del', 'evalSha', 'eval', 'withComma
  * its socket closes, and a partition closes nothing. Its `socketTimeout` is an idle timeout, so
  * as long as requests keep writing into the dead connection it never fires, and the client waits
  * for whatever the network eventually delivers. On a `createClient()` client the store therefore
- * treats the connection as suspect once an operation times out while it is up (or, with
- * `localCache`, once a PING goes unanswered for an operation timeout): it drops its local cache,
+ * treats the connection as suspect once an operation times out while it is up (with `localCache`,
+ * a read's confirming PING counts: see {@link RedisStoreOptions.localCache}): it drops its local cache,
  * sends one PING, and writes nothing else onto the connection. Operations wait for that PING
  * (within their own timeout); once it has gone unanswered for a whole operation timeout they fail
  * at once with a `SessionStoreError` (503) instead. The PING's answer (a slow server, not a dead
@@ -312,13 +314,14 @@ const REQUIRED_CLIENT_METHODS = ['hGetAll', 'del', 'evalSha', 'eval', 'withComma
  * goes idle and a client made with `socketTimeout` drops it and reconnects, with a
  * `reconnectStrategy` that allows it after a socket timeout (node-redis's default does not). A
  * healthy connection never sees any of this: the store only reads a field per operation that
- * goes to Redis, and a read from the local cache is unchanged. The client stays the application's;
+ * goes to Redis. The client stays the application's;
  * the store never closes or reconnects it. Commands the application itself sends on the same
  * client keep the socket busy, so give the store a client of its own. Recommended client options:
  * with them, the frozen connection is dropped about `operationTimeout` + `socketTimeout` into a
  * partition, and once a partition has lasted that long the first write after it heals waits at
- * most about `socketTimeout` + 500 ms (the rest of one hung connection attempt, then the capped
- * backoff), whenever the bytes held by the old connection arrive:
+ * most about `socketTimeout` + 50 ms (the rest of one hung connection attempt, then the retry
+ * `redisReconnectStrategy` makes at once after a timed-out one), whenever the bytes held by
+ * the old connection arrive:
  *
  * ```ts
  * createClient({
@@ -333,11 +336,9 @@ const REQUIRED_CLIENT_METHODS = ['hGetAll', 'del', 'evalSha', 'eval', 'withComma
  *     socketTimeout: 400,
  *     // A connect that does not complete (a SYN lost in a partition) is abandoned as fast.
  *     connectTimeout: 400,
- *     // 50 ms doubling to 500 ms, "equal jitter"; unlike the default, also after a socket timeout.
- *     reconnectStrategy: (retries) => {
- *       const backoff = Math.min(50 * 2 ** retries, 500);
- *       return Math.round(backoff / 2 + Math.random() * (backoff / 2));
- *     },
+ *     // The library's: at once after a timed-out attempt, a capped jittered backoff after
+ *     // refusals; node-redis's default waits up to 2.2 s and gives up after a socket timeout.
+ *     reconnectStrategy: redisReconnectStrategy,
  *   },
  * });
  * ```
@@ -365,8 +366,8 @@ export class RedisStore implements SessionStore {
   #ping: Promise<void> | undefined;
   /** While the connection is suspect: the PING that decides it, and when it became suspect. */
   #suspect: { readonly probe: Promise<void>; readonly since: number } | undefined;
-  /** PINGs the connection while `localCache` serves from memory. */
-  #heartbeat: NodeJS.Timeout | undefined;
+  /** Confirms a cached copy is current before it is served (`localCache`). */
+  readonly #barrier: ReadBarrier | undefined;
 
   constructor(options: RedisStoreOptions) {
     const problems: string[] = [];
@@ -410,10 +411,7 @@ export class RedisStore implements SessionStore {
       client.on!('invalidate', onInvalidate);
       for (const event of CONNECTION_EVENTS) client.on!(event, onConnectionChange);
       this.#cache = cache;
-      // The cache trusts the invalidation channel only while the connection answers: an
-      // unanswered PING makes it suspect (see #suspectConnection), which empties the cache.
-      this.#heartbeat = setInterval(() => this.#beat(), Math.max(1, Math.floor(operationTimeout / 2)));
-      this.#heartbeat.unref();
+      this.#barrier = new ReadBarrier(() => client.ping!());
       this.#detachCache = () => {
         client.off?.('invalidate', onInvalidate);
         for (const event of CONNECTION_EVENTS) client.off?.(event, onConnectionChange);
@@ -429,17 +427,7 @@ export class RedisStore implements SessionStore {
 
   get(key: string): Promise<SessionRecord | undefined> {
     const redisKey = this.#redisKey(key);
-    const cache = this.#cache;
-    const cached = cache?.get(redisKey);
-    if (cached) {
-      try {
-        // Parsed anew on every read: the handler gets objects of its own to change.
-        return Promise.resolve(toRecord(cached, Date.now()));
-      } catch (error) {
-        return Promise.reject(toSessionStoreError('get', error));
-      }
-    }
-    return this.#run('get', (client) => this.#load(client, redisKey));
+    return this.#run('get', (client) => this.#read(client, redisKey));
   }
 
   /** Reads a session hash (HGETALL), keeping its fields in the local cache (when on). */
@@ -602,7 +590,6 @@ export class RedisStore implements SessionStore {
    * listening to it (`localCache`).
    */
   close(): Promise<void> {
-    clearInterval(this.#heartbeat);
     this.#detachCache();
     return Promise.resolve();
   }
@@ -623,17 +610,6 @@ export class RedisStore implements SessionStore {
       ping = this.#ping = this.#client.ping!().then(settled, settled);
     }
     return ping;
-  }
-
-  /** `localCache`'s heartbeat: a PING unanswered for an operation timeout makes the connection suspect. */
-  #beat(): void {
-    if (this.#ping !== undefined || this.#client.isReady !== true) return;
-    const ping = this.#sendPing();
-    const timer = setTimeout(() => {
-      if (this.#ping === ping) this.#suspectConnection();
-    }, this.#operationTimeout);
-    timer.unref();
-    void ping.then(() => clearTimeout(timer));
   }
 
   /**
@@ -736,10 +712,19 @@ export class RedisStore implements SessionStore {
     return { controller, client: this.#client.withCommandOptions({ abortSignal: controller.signal }) };
   }
 
-  /** A session as `get` reads it: from the local cache when it holds the hash, else HGETALL. */
-  #read(client: RedisStoreClient, redisKey: string): Promise<SessionRecord | undefined> {
-    const cached = this.#cache?.get(redisKey);
-    return cached ? Promise.resolve(toRecord(cached, Date.now())) : this.#load(client, redisKey);
+  /**
+   * A session as `get` reads it: from the local cache when it holds the hash and the read barrier
+   * confirms the copy is current (an invalidation on its way drops it meanwhile), else HGETALL,
+   * which needs no barrier. Parsed anew on every read: the handler gets objects of its own.
+   */
+  async #read(client: RedisStoreClient, redisKey: string): Promise<SessionRecord | undefined> {
+    const cache = this.#cache;
+    if (cache?.get(redisKey) !== undefined) {
+      await this.#barrier!.pass();
+      const cached = cache.get(redisKey);
+      if (cached !== undefined) return toRecord(cached, Date.now());
+    }
+    return this.#load(client, redisKey);
   }
 
   /** The user's index: the prefix, then the user id in a hash tag (see USER_INDEX). */
