@@ -9,6 +9,7 @@ import {
   MysqlStore,
   PostgresStore,
   RedisStore,
+  redisReconnectStrategy,
   type SessionPatch,
   type SessionRecord,
   type SessionStore,
@@ -227,10 +228,7 @@ async function openRedis(mode: ExampleSessionMode): Promise<Fixture> {
       port: proxy.port,
       socketTimeout: 400,
       connectTimeout: 400,
-      reconnectStrategy: (retries) => {
-        const backoff = Math.min(50 * 2 ** retries, 500);
-        return Math.round(backoff / 2 + Math.random() * (backoff / 2));
-      },
+      reconnectStrategy: redisReconnectStrategy,
     },
     pingInterval: 200,
     RESP: 3,

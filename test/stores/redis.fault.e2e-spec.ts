@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Controller, Get, HttpCode, Post, Query, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { createClient } from 'redis';
+import { ConnectionTimeoutError, createClient, SocketTimeoutError } from 'redis';
 import request from 'supertest';
 import { Session, SessionModule } from '@app/session';
-import { RedisStore, SessionStoreError } from '@app/session';
+import { RedisStore, redisReconnectStrategy, SessionStoreError } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { sessionCookieFrom, sessionIdOf, shouldAnswerStoreUnavailable, sleep, storeKeyOf, TEST_SECRET } from '../support/test-stores';
@@ -128,24 +128,25 @@ describeWithService('redis')('A Nest app on RedisStore when Redis goes away and 
 });
 
 /**
- * The reconnect strategy we recommend for node-redis (`socket.reconnectStrategy`): exponential
- * backoff from 50 ms, capped at 500 ms, with "equal jitter" (a delay between half the backoff and
- * all of it). node-redis's default caps at 2 s (plus up to 200 ms of jitter), so after an outage
- * of a few seconds the next attempt could be 1-2 s away and the first request after Redis came
- * back waited 560-1,041 ms here. The 500 ms cap bounds that wait; the jitter spreads the
- * reconnects of many instances over the last half of the backoff (250-500 ms once capped), so a
- * fleet coming back does not hit Redis in lockstep, and while Redis stays down each instance
- * tries at most about three times a second, a load a refused or failed connect hardly notices.
- * Unlike the default, it also reconnects after a socket timeout (`socketTimeout`).
+ * The library's `redisReconnectStrategy` (see its TSDoc): a capped, jittered backoff after
+ * refused connections, and an immediate retry after a timed-out attempt. node-redis's default
+ * caps at 2 s (plus up to 200 ms of jitter), so after an outage of a few seconds the first request
+ * after Redis came back waited 560-1,041 ms here, and it gives up after a socket timeout.
  *
  * With it, the socket options and ping interval RedisStore recommends (see its TSDoc): a
  * partition freezes the open connection without closing it, and only `socketTimeout` (an idle
  * timeout) makes node-redis leave it, once the store stops writing onto it.
  */
-function reconnectStrategy(retries: number): number {
-  const backoff = Math.min(50 * 2 ** retries, 500);
-  return Math.round(backoff / 2 + Math.random() * (backoff / 2));
-}
+const reconnectStrategy = redisReconnectStrategy;
+
+describe('redisReconnectStrategy with node-redis errors', () => {
+  it("retries at once after node-redis's own timeout errors, and backs off after a refusal", () => {
+    for (const cause of [new SocketTimeoutError(400), new ConnectionTimeoutError()]) {
+      expect(reconnectStrategy(6, cause)).toBeLessThanOrEqual(50);
+    }
+    expect(reconnectStrategy(6, new Error('connect ECONNREFUSED 127.0.0.1:6379'))).toBeGreaterThanOrEqual(250);
+  });
+});
 
 /** The rest of the recommended socket options (see RedisStore's TSDoc). */
 const RECOMMENDED_SOCKET = { socketTimeout: 400, connectTimeout: 400 } as const;

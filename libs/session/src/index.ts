@@ -43,6 +43,7 @@ export type { FlashMessages } from './core/flash';
 export { MemoryStore, MEMORY_STORE_PRODUCTION_WARNING } from './stores/memory.store';
 export type { MemoryStoreOptions } from './stores/memory.store';
 export { RedisStore } from './stores/redis.store';
+export { redisReconnectStrategy } from './stores/redis-reconnect';
 export type { RedisStoreClient, RedisStoreOptions } from './stores/redis.store';
 export { DEFAULT_POSTGRES_CLEANUP_INTERVAL, POSTGRES_SCHEMA, PostgresStore, renderPostgresSchema } from './stores/postgres.store';
 export type { PostgresStoreOptions } from './stores/postgres.store';
