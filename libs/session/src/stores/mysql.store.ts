@@ -112,6 +112,13 @@ interface Operation {
   execute<R extends ResultSetHeader | RowDataPacket[]>(sql: Statement, values: (string | number | null)[]): Promise<R>;
   /** A connection for several statements (a transaction), unless the operation timed out. */
   connect(): Promise<PoolConnection>;
+  /**
+   * What a statement sent on a connection from `connect` resolves to, or the timeout's rejection
+   * once the operation timed out: the connection is dropped then, and a dropped connection may
+   * never answer (see `MysqlStore.#run`). Every statement sent on such a connection is awaited
+   * through it.
+   */
+  reply<T>(sent: Promise<T>): Promise<T>;
   /** Hands a connection from `connect` back to the pool. */
   release(connection: PoolConnection): void;
   /** Closes a connection from `connect` in an unknown state (a transaction left open). */
@@ -481,14 +488,16 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
   ): Promise<boolean> {
     const connection = await op.connect();
     try {
-      await connection.query('START TRANSACTION');
-      const [rows] = await connection.execute<SessionRow[]>(
-        statement(`SELECT data FROM ${this.#table} FORCE INDEX (PRIMARY) WHERE session_key = ? AND expires_at > ? FOR UPDATE`),
-        [key, now],
+      await op.reply(connection.query('START TRANSACTION'));
+      const [rows] = await op.reply(
+        connection.execute<SessionRow[]>(
+          statement(`SELECT data FROM ${this.#table} FORCE INDEX (PRIMARY) WHERE session_key = ? AND expires_at > ? FOR UPDATE`),
+          [key, now],
+        ),
       );
       const row = rows[0];
       if (row === undefined) {
-        await connection.query('ROLLBACK');
+        await op.reply(connection.query('ROLLBACK'));
         op.release(connection);
         return false;
       }
@@ -502,18 +511,20 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
       if (owner !== undefined) values.push(...owner);
       values.push(key);
       op.ensureLive();
-      await connection.execute(
-        statement(
-          `UPDATE ${this.#table} SET data = ?, touched_at = GREATEST(touched_at, ?), expires_at = GREATEST(expires_at, ?)` +
-            (patch.cookieMaxAge === undefined ? '' : ', cookie_max_age = ?') +
-            (owner === undefined ? '' : `, ${OWNER_ASSIGNMENTS}`) +
-            ', revision = revision + 1 WHERE session_key = ?',
+      await op.reply(
+        connection.execute(
+          statement(
+            `UPDATE ${this.#table} SET data = ?, touched_at = GREATEST(touched_at, ?), expires_at = GREATEST(expires_at, ?)` +
+              (patch.cookieMaxAge === undefined ? '' : ', cookie_max_age = ?') +
+              (owner === undefined ? '' : `, ${OWNER_ASSIGNMENTS}`) +
+              ', revision = revision + 1 WHERE session_key = ?',
+          ),
+          values,
         ),
-        values,
       );
       // The caller has been told this update failed once the timeout passed: do not commit it.
       op.ensureLive();
-      await connection.query('COMMIT');
+      await op.reply(connection.query('COMMIT'));
     } catch (error) {
       // Closing the connection rolls back whatever it left open, and a connection in an unknown
       // state never goes back to the pool.
@@ -594,24 +605,48 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
    * until it heals, and a pool whose every slot waits on the partition could not serve the
    * requests that come after the heal. What was sent on it may still reach the server (a closed
    * socket still delivers what it sent): the revision check is what makes that harmless.
+   *
+   * `work` itself settles at the timeout too, never later: every wait on the pool or a connection
+   * goes through `op`, which rejects it once the operation timed out. mysql2's `destroy()` only
+   * ends the socket (a FIN) and then ignores the socket's close, so nothing ever fails the
+   * statement in flight on a dropped connection: it settles only if its answer still arrives,
+   * which a partition may prevent for good (the socket closes before the answer gets through).
+   * Left waiting for it, `work` would never settle either, and an update's `work` is what the
+   * next update of the same session waits for (`SerializedUpdates`): that session could never be
+   * written again, however healthy the pool, and after a few partitions no session could. A
+   * connection the pool hands over only after the timeout (a connect into a partition lasts up to
+   * the pool's `connectTimeout`) goes back to the pool unused.
    */
   #run<T>(operation: string, work: (op: Operation) => Promise<T>): Promise<T> {
     const deadline = performance.now() + this.#timeout;
     let abandoned = false;
     const busy = new Set<PoolConnection>();
     const timedOut = () => new OperationTimeoutError(`Session store ${operation} timed out after ${this.#timeout} ms`);
+    // Rejects once the caller has been told the operation timed out; raced with every wait on
+    // mysql2 (see above). Never awaited on its own, so its rejection is handled here.
+    let abandon!: (error: unknown) => void;
+    const abandonment = new Promise<never>((_, reject) => (abandon = reject));
+    abandonment.catch(() => undefined);
+    const live = () => !abandoned && performance.now() < deadline;
     const op: Operation = {
       // Both: the flag is set only once the timeout's rejection is handled, and the timer may
       // fire a little before performance.now() reaches the deadline (libuv counts from its
       // cached time).
       ensureLive: () => {
-        if (abandoned || performance.now() >= deadline) throw timedOut();
+        if (!live()) throw timedOut();
       },
+      reply: (sent) => Promise.race([sent, abandonment]),
       connect: async () => {
         op.ensureLive();
-        const connection = await this.#pool.getConnection();
-        if (abandoned) {
-          // Handed over after the timeout: unused, so it goes back to the pool as it is.
+        const handedOver = this.#pool.getConnection();
+        const connection = await op.reply(handedOver).catch((error: unknown): never => {
+          // Given up on while the pool had no connection for it yet: the one it hands over later
+          // is unused, so it goes back to the pool as it is (nothing to do if none comes).
+          handedOver.then((late) => late.release(), () => undefined);
+          throw error;
+        });
+        if (!live()) {
+          // Handed over at or after the deadline: unused, so it goes back to the pool as it is.
           connection.release();
           throw timedOut();
         }
@@ -622,14 +657,13 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
         if (busy.delete(connection)) connection.release();
       },
       drop: (connection) => {
-        busy.delete(connection);
-        connection.destroy();
+        // Once: the timeout drops what is busy, and the work's own error path may drop it again.
+        if (busy.delete(connection)) connection.destroy();
       },
       execute: async <R extends ResultSetHeader | RowDataPacket[]>(sql: Statement, values: (string | number | null)[]): Promise<R> => {
         const connection = await op.connect();
-        op.ensureLive();
         try {
-          const [result] = await connection.execute<R>(sql, values);
+          const [result] = await op.reply(connection.execute<R>(sql, values));
           return result;
         } finally {
           // As pool.execute does, a connection goes back after an error too (mysql2 itself
@@ -651,6 +685,9 @@ ${ADDED_COLUMNS.map(([name, definition]) => `  ${name} ${definition},`).join('\n
     return running.catch((error: unknown) => {
       abandoned = true;
       for (const connection of busy) op.drop(connection);
+      // After the drops: what `work` still waits on now rejects, and its cleanup finds nothing
+      // left to hand back.
+      abandon(error);
       throw error;
     });
   }
