@@ -171,7 +171,7 @@ export class MysqlStore implements SessionStore {
   /** Reads the live row's revision, after an update that named another one matched nothing. */
   readonly #revisionSql: Statement;
   readonly #sweeper: ExpiredSessionSweeper;
-  readonly #updates = new SerializedUpdates();
+  readonly #updates: SerializedUpdates;
 
   /**
    * @throws TypeError when `pool` is missing or is a callback (non-promise) pool.
@@ -192,6 +192,7 @@ export class MysqlStore implements SessionStore {
     this.#table = quoteTableName(this.#tableName);
     this.#revisionSql = statement(`SELECT revision FROM ${this.#table} WHERE session_key = ? AND expires_at > ?`);
     this.#timeout = checkOperationTimeout('MysqlStore', options.operationTimeout);
+    this.#updates = new SerializedUpdates(this.#timeout);
     this.#clock = options.clock ?? Date.now;
     this.#onCleanupError = options.onCleanupError ?? ((error) => console.warn(`MysqlStore cleanup failed: ${error.message}`));
 

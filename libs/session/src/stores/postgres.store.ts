@@ -388,7 +388,7 @@ export class PostgresStore implements SessionStore {
   readonly #clock: () => number;
   readonly #onCleanupError: (error: SessionStoreError) => void;
   readonly #sweeper: ExpiredSessionSweeper;
-  readonly #updates = new SerializedUpdates();
+  readonly #updates: SerializedUpdates;
   readonly #sql: {
     readonly schema: string;
     readonly get: string;
@@ -425,6 +425,7 @@ export class PostgresStore implements SessionStore {
     this.#pool = options.pool;
     this.#tableName = tableName;
     this.#timeout = timeout;
+    this.#updates = new SerializedUpdates(this.#timeout);
     this.#clock = options.clock ?? Date.now;
     this.#onCleanupError =
       options.onCleanupError ?? ((error) => console.warn(`PostgresStore: deleting expired sessions failed: ${error.message}`));

@@ -352,7 +352,7 @@ const REQUIRED_CLIENT_METHODS = ['hGetAll', 'del', 'evalSha', 'eval', 'withComma
  */
 export class RedisStore implements SessionStore {
   readonly #client: RedisStoreClient;
-  readonly #updates = new SerializedUpdates();
+  readonly #updates: SerializedUpdates;
   readonly #prefix: string;
   readonly #operationTimeout: number;
   /** Fields of session hashes read through a tracking connection (`localCache`). */
@@ -401,6 +401,7 @@ export class RedisStore implements SessionStore {
     this.#client = options.client;
     this.#prefix = prefix;
     this.#operationTimeout = operationTimeout;
+    this.#updates = new SerializedUpdates(this.#operationTimeout);
     this.#supervised = isSingleConnection(options.client);
     if (cacheSize !== undefined) {
       const cache = new InvalidatedCache<Readonly<Record<string, unknown>>>(cacheSize);

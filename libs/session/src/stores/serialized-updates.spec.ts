@@ -10,7 +10,7 @@ function deferred<T>() {
 
 describe('SerializedUpdates', () => {
   it('runs the updates of one key one after another, each naming the revision the previous one left', async () => {
-    const updates = new SerializedUpdates();
+    const updates = new SerializedUpdates(1_000);
     const first = deferred<void>();
     const named: (number | undefined)[] = [];
     const started: string[] = [];
@@ -32,7 +32,7 @@ describe('SerializedUpdates', () => {
   });
 
   it('keeps the later of the loaded revision and the one reported (a request that loaded after the previous write)', async () => {
-    const updates = new SerializedUpdates();
+    const updates = new SerializedUpdates(1_000);
     const named: (number | undefined)[] = [];
     const gate = deferred<void>();
     const a = updates.run('k', 1, async () => (await gate.promise, { result: 1, revision: 2 }));
@@ -43,7 +43,7 @@ describe('SerializedUpdates', () => {
   });
 
   it('after a failed update, the next names the revision its own request loaded', async () => {
-    const updates = new SerializedUpdates();
+    const updates = new SerializedUpdates(1_000);
     const named: (number | undefined)[] = [];
     const a = updates.run('k', 3, () => Promise.reject(new Error('timed out')));
     const b = updates.run('k', 3, (revision) => (named.push(revision), Promise.resolve({ result: 'b' })));
@@ -53,7 +53,7 @@ describe('SerializedUpdates', () => {
   });
 
   it('leaves an unconditional update unconditional, and keys apart', async () => {
-    const updates = new SerializedUpdates();
+    const updates = new SerializedUpdates(1_000);
     const named: (number | undefined)[] = [];
     const gate = deferred<void>();
     const a = updates.run('k', 1, async () => (await gate.promise, { result: 1, revision: 2 }));
@@ -63,5 +63,23 @@ describe('SerializedUpdates', () => {
     gate.resolve();
     await Promise.all([a, b]);
     expect(named).toEqual([7, undefined]);
+  });
+
+  it('stops waiting for an update that never settles after one operation timeout, and the next names its own revision', async () => {
+    jest.useFakeTimers();
+    try {
+      const updates = new SerializedUpdates(400);
+      const named: (number | undefined)[] = [];
+      // The work under a timed-out operation that the driver never settles.
+      void updates.run('k', 5, () => new Promise<never>(() => undefined));
+      const next = updates.run('k', 5, (revision) => (named.push(revision), Promise.resolve({ result: 'next', revision: 6 })));
+      await jest.advanceTimersByTimeAsync(399);
+      expect(named).toEqual([]);
+      await jest.advanceTimersByTimeAsync(1);
+      await expect(next).resolves.toBe('next');
+      expect(named).toEqual([5]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

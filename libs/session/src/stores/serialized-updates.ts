@@ -20,6 +20,7 @@ export interface UpdateOutcome<T> {
 }
 
 interface QueuedUpdate {
+  /** Settles when the update does, or one operation timeout after it started, whichever is first. */
   readonly done: Promise<void>;
   revision: number | undefined;
 }
@@ -41,9 +42,22 @@ interface QueuedUpdate {
  * predecessor's reply came first), never a guess ahead, so a late delivery still changes nothing.
  * A predecessor that failed or timed out reports no revision; the next update then names the one
  * its request loaded. Entries go when their queue empties, so memory follows the writes in flight.
+ *
+ * Never stuck: an update is waited for at most one operation timeout from when it started. A
+ * store's operation rejects at its timeout, but the work under it may never settle (a statement
+ * on a connection dropped in a partition, which the driver never fails); were the next update to
+ * wait for that, the session could never be written again. The next one then goes ahead as after
+ * a timeout, naming the revision its own request loaded: the late statement, if it ever lands,
+ * changes nothing.
  */
 export class SerializedUpdates {
   readonly #queues = new Map<string, QueuedUpdate>();
+  readonly #operationTimeout: number;
+
+  /** @param operationTimeout - The store's operation timeout (ms): the longest wait on a predecessor. */
+  constructor(operationTimeout: number) {
+    this.#operationTimeout = operationTimeout;
+  }
 
   /**
    * Runs `update` once every earlier update of `key` in this process has settled, passing the
@@ -59,14 +73,19 @@ export class SerializedUpdates {
     let settle!: () => void;
     const entry: QueuedUpdate = { done: new Promise<void>((resolve) => (settle = resolve)), revision: undefined };
     this.#queues.set(key, entry);
+    let giveUp: NodeJS.Timeout | undefined;
     try {
       if (previous) await previous.done;
+      // Counted from here, when this update starts (its wait on a predecessor is bounded alike).
+      giveUp = setTimeout(settle, this.#operationTimeout);
+      giveUp.unref();
       const known = previous?.revision;
       const named = revision === undefined || known === undefined ? revision : Math.max(revision, known);
       const outcome = await update(named);
       entry.revision = outcome.revision;
       return outcome.result;
     } finally {
+      clearTimeout(giveUp);
       settle();
       if (this.#queues.get(key) === entry) this.#queues.delete(key);
     }
