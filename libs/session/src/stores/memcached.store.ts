@@ -2,7 +2,7 @@ import { types } from 'node:util';
 import type { Client, Response } from 'memjs';
 import { SessionStoreError, toSessionStoreError } from '../core/errors';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
-import { isMemjsServerState, mendMemjsServer } from './memjs-repair';
+import { dropStalledConnection, isMemjsServerState, mendMemjsServer, type MemjsServerState } from './memjs-repair';
 import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link MemcachedStore}. */
@@ -350,6 +350,11 @@ export class MemcachedStore implements SessionStore {
    * after `retry_delay`, and either could put it on the wire after the caller was told it timed
    * out. So it goes out only on an open connection (after a NOOP round trip that opens one,
    * when needed) and with memjs's retries off (a failed write fails the operation).
+   *
+   * Any request first retires a connection memjs should already have given up on (a request on
+   * it unanswered past memjs's own timeout, see {@link dropStalledConnection}): after a partition
+   * memjs would otherwise keep writing on the frozen connection until the network releases it,
+   * and a write would count it as open.
    */
   async #request(
     opcode: number,
@@ -364,6 +369,8 @@ export class MemcachedStore implements SessionStore {
     if (keyBytes.length > MAX_KEY_BYTES || keyBytes.length === 0) {
       throw new SessionStoreError(`Session store key is ${keyBytes.length} bytes; memcached accepts 1 to ${MAX_KEY_BYTES}`);
     }
+    const server = this.#serverFor(fullKey);
+    if (server !== undefined) dropStalledConnection(server);
     if (write !== undefined) {
       if (!this.#connectedFor(fullKey)) {
         await this.#perform(fullKey, frame(OPCODE_NOOP, EMPTY, EMPTY, EMPTY, NO_CAS, this.#nextSeq()), this.#client.seq);
@@ -380,11 +387,17 @@ export class MemcachedStore implements SessionStore {
     return this.#client.seq;
   }
 
+  /** The memjs server `fullKey` goes to, when it has the memjs 1.3.2 state the store relies on. */
+  #serverFor(fullKey: string): MemjsServerState | undefined {
+    const server: unknown = this.#client.server(fullKey);
+    return isMemjsServerState(server) ? server : undefined;
+  }
+
   /** Whether memjs holds an open connection to the server of `fullKey` (a write is then sent at once). */
   #connectedFor(fullKey: string): boolean {
-    const server: unknown = this.#client.server(fullKey);
+    const server = this.#serverFor(fullKey);
     // A client whose servers do not look like memjs 1.3.2's: no way to tell, assume open.
-    if (!isMemjsServerState(server)) return true;
+    if (server === undefined) return true;
     return server._socket !== undefined && server.connected;
   }
 
