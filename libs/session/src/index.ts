@@ -21,7 +21,9 @@ export type { SessionStoreHealth, SessionStoreHealthOptions } from './nest/sessi
 export { SessionHandle, SessionCookie } from './core/session';
 export type { SessionCallback, SessionData, SessionLoginOptions, SessionUser } from './core/session';
 export { SessionManager } from './core/session-manager';
-export type { DiscardedCookieReason, SessionManagerDependencies, SessionRequest } from './core/session-manager';
+export type { DiscardedCookieReason } from './core/session-backend';
+export type { SessionManagerDependencies } from './core/session-dependencies';
+export type { SessionRequest } from './core/session-request';
 export { SessionService } from './core/session-service';
 export type { ListSessionsOptions, RevokeAllOptions, RevokeSessionOptions, UserSession } from './core/session-service';
 export { SessionEvents } from './core/session-events';

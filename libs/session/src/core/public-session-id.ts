@@ -31,3 +31,24 @@ export function openPublicSessionId(publicId: unknown, keyRing: KeyRing, cookieN
   const opened = openCookieValue(publicId, keyRing, contextOf(cookieName));
   return opened && STORE_KEY.test(opened.plaintext) ? opened.plaintext : undefined;
 }
+
+/** The public ids of one application's sessions: its key ring and cookie name, bound once. */
+export class PublicSessionIds {
+  readonly #keyRing: KeyRing;
+  readonly #cookieName: string;
+
+  constructor(keyRing: KeyRing, cookieName: string) {
+    this.#keyRing = keyRing;
+    this.#cookieName = cookieName;
+  }
+
+  /** The id the session under `storeKey` is shown under (see `UserSession.id`). */
+  of(storeKey: string): string {
+    return sealPublicSessionId(storeKey, this.#keyRing, this.#cookieName);
+  }
+
+  /** The store key a public id names, or undefined for anything these keys did not seal. */
+  open(publicId: unknown): string | undefined {
+    return openPublicSessionId(publicId, this.#keyRing, this.#cookieName);
+  }
+}

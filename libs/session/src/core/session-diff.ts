@@ -33,3 +33,10 @@ export function diffSnapshots(before: DataSnapshot, after: DataSnapshot): DataDi
   for (const key of before.keys()) if (!after.has(key)) removed.push(key);
   return { changed, removed };
 }
+
+/** The values of `keys` (all of them by default) as parsed from a snapshot: objects of their own. */
+export function parseSnapshot(snapshot: DataSnapshot, keys: Iterable<string> = snapshot.keys()): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const key of keys) values[key] = JSON.parse(snapshot.get(key)!) as unknown;
+  return values;
+}

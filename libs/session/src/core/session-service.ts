@@ -1,5 +1,6 @@
-import { SessionHandle } from './session';
-import type { OwnedSession, SessionManager } from './session-manager';
+import type { PublicSessionIds } from './public-session-id';
+import { SessionHandle, storedKeyOf } from './session';
+import type { OwnedSession, SessionIndex } from './session-index';
 import { MAX_USER_ID_LENGTH, toUserId } from './session-owner';
 
 /** One of a user's sessions, as a "your devices" page shows it. */
@@ -58,15 +59,21 @@ export interface RevokeAllOptions {
  * await sessions.revokeAllForUser(user.id, { except: session });
  */
 export class SessionService {
-  readonly #manager: SessionManager;
+  readonly #index: SessionIndex;
+  readonly #ids: PublicSessionIds;
 
-  constructor(manager: SessionManager) {
-    this.#manager = manager;
+  /**
+   * @param index - The signed-in sessions per user (`SessionManager.index`).
+   * @param ids - The ids sessions are listed under (`SessionManager.publicIds`).
+   */
+  constructor(index: SessionIndex, ids: PublicSessionIds) {
+    this.#index = index;
+    this.#ids = ids;
   }
 
   /** Whether the store can list sessions per user (false with MemcachedStore). */
   get canListSessions(): boolean {
-    return this.#manager.listsByUser;
+    return this.#index.listsByUser;
   }
 
   /**
@@ -74,8 +81,8 @@ export class SessionService {
    * never been stored (an anonymous session nobody wrote to).
    */
   idOf(session: SessionHandle): string | undefined {
-    const key = this.#manager.storedKeyOf(checkHandle(session));
-    return key === undefined ? undefined : this.#manager.publicIdOf(key);
+    const key = storedKeyOf(checkHandle(session));
+    return key === undefined ? undefined : this.#ids.of(key);
   }
 
   /**
@@ -83,13 +90,15 @@ export class SessionService {
    * sessions, not the strings, so an id listed before a secret rotation still matches.
    */
   isCurrent(id: string, session: SessionHandle): boolean {
-    return typeof id === 'string' && this.#manager.isPublicIdOf(id, checkHandle(session));
+    if (typeof id !== 'string') return false;
+    const key = storedKeyOf(checkHandle(session));
+    return key !== undefined && this.#ids.open(id) === key;
   }
 
   /** The live sessions of `userId`, oldest sign-in first. */
   async listForUser(userId: string | number, options: ListSessionsOptions = {}): Promise<UserSession[]> {
-    const currentKey = options.current === undefined ? undefined : this.#manager.storedKeyOf(checkHandle(options.current));
-    const found = await this.#manager.listSessionsOf(checkUserId(userId));
+    const currentKey = options.current === undefined ? undefined : storedKeyOf(checkHandle(options.current));
+    const found = await this.#index.list(checkUserId(userId));
     return found.map((session) => this.#describe(session, currentKey));
   }
 
@@ -101,9 +110,9 @@ export class SessionService {
   async revoke(id: string, options: RevokeSessionOptions = {}): Promise<boolean> {
     if (typeof id !== 'string') throw new TypeError('SessionService.revoke(id): id must be a UserSession id (a string)');
     const expectedUser = options.userId === undefined ? undefined : checkUserId(options.userId);
-    const session = await this.#manager.findSession(id);
+    const session = await this.#find(id);
     if (!session || (expectedUser !== undefined && session.owner.userId !== expectedUser)) return false;
-    await this.#manager.revokeSession(session, 'revoked');
+    await this.#index.revoke(session, 'revoked');
     return true;
   }
 
@@ -115,22 +124,28 @@ export class SessionService {
     const id = checkUserId(userId);
     const except = options.except;
     let keptKey: string | undefined;
-    if (except instanceof SessionHandle) keptKey = this.#manager.storedKeyOf(except);
-    else if (typeof except === 'string') keptKey = (await this.#manager.findSession(except))?.key;
+    if (except instanceof SessionHandle) keptKey = storedKeyOf(except);
+    else if (typeof except === 'string') keptKey = (await this.#find(except))?.key;
     else if (except !== undefined) throw new TypeError('SessionService.revokeAllForUser: except must be a session or a UserSession id');
     let revoked = 0;
-    for (const session of await this.#manager.listSessionsOf(id)) {
+    for (const session of await this.#index.list(id)) {
       if (session.key === keptKey) continue;
-      await this.#manager.revokeSession(session, 'revoke-all');
+      await this.#index.revoke(session, 'revoke-all');
       revoked += 1;
     }
     return revoked;
   }
 
+  /** The signed-in session a public id names, or undefined for a foreign id or a session gone. */
+  async #find(publicId: string): Promise<OwnedSession | undefined> {
+    const key = this.#ids.open(publicId);
+    return key === undefined ? undefined : this.#index.find(key);
+  }
+
   #describe(session: OwnedSession, currentKey: string | undefined): UserSession {
     const { record, owner } = session;
     return {
-      id: this.#manager.publicIdOf(session.key),
+      id: this.#ids.of(session.key),
       userId: owner.userId,
       createdAt: new Date(record.createdAt),
       lastSeenAt: new Date(record.touchedAt),

@@ -7,7 +7,7 @@ import { generateSessionId, hashSessionId, type RandomSource } from './session-i
 /** What a session's bookkeeping starts from; `id` left out draws a new one when first needed. */
 export type SessionStateInit = Pick<
   SessionInternals,
-  'createdAt' | 'touchedAt' | 'isNew' | 'requestHadCookie' | 'cookieStale' | 'cookieMaxAge' | 'secureRequest' | 'device'
+  'createdAt' | 'touchedAt' | 'isNew' | 'requestHadCookie' | 'cookieStale' | 'cookieMaxAge' | 'secureRequest' | 'device' | 'modeState'
 > & { readonly id?: string; readonly key?: string };
 
 /**
@@ -34,12 +34,10 @@ export class SessionState implements SessionInternals {
   successor: SessionHandle | undefined = undefined;
   failed = false;
   discarded = false;
-  sealedValue: string | undefined = undefined;
   device: (() => SessionDevice) | undefined;
   ownerId: string | undefined = undefined;
-  recordedTouchedAt: number;
   pendingEvents: SessionEvent[] | undefined = undefined;
-  revision: number | undefined = undefined;
+  modeState: unknown;
 
   constructor(init: SessionStateInit, random: RandomSource | undefined) {
     this.#id = init.id;
@@ -53,7 +51,7 @@ export class SessionState implements SessionInternals {
     this.cookieMaxAge = init.cookieMaxAge;
     this.secureRequest = init.secureRequest;
     this.device = init.device;
-    this.recordedTouchedAt = init.touchedAt;
+    this.modeState = init.modeState;
   }
 
   get id(): string {
@@ -74,4 +72,22 @@ export class SessionState implements SessionInternals {
   set key(value: string) {
     this.#key = value;
   }
+}
+
+/**
+ * The same session object under a new id (`login()` rotates it): a new session from `now` on,
+ * not stored yet, its cookie to be sent, nothing owned, its data to be replaced by the caller.
+ * A per-session cookie lifetime is kept, and written with the new session.
+ */
+export function startOver(state: SessionInternals, id: string, now: number, modeState: unknown): void {
+  state.id = id; // the store key follows from it
+  state.createdAt = now;
+  state.touchedAt = now;
+  state.isNew = true;
+  state.persisted = undefined;
+  state.cookieStale = true;
+  state.touchRequested = false;
+  state.cookieMaxAgeChanged = state.cookieMaxAge !== undefined;
+  state.ownerId = undefined;
+  state.modeState = modeState;
 }

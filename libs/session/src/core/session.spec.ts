@@ -37,12 +37,10 @@ function newInternals(overrides: Partial<SessionInternals> = {}): SessionInterna
     successor: undefined,
     failed: false,
     discarded: false,
-    sealedValue: undefined,
     device: undefined,
     ownerId: undefined,
-    recordedTouchedAt: T0,
     pendingEvents: undefined,
-    revision: undefined,
+    modeState: undefined,
     ...overrides,
   };
 }

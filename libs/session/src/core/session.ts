@@ -78,22 +78,17 @@ export interface SessionInternals {
   failed: boolean;
   /** `req.session = null` was set: the session is destroyed when the response is committed. */
   discarded: boolean;
-  /** Client-side mode: the sealed cookie value prepared by the last commit or save. */
-  sealedValue: string | undefined;
   /** Where the request comes from, read only when a user signs in (for the owner record). */
   device: (() => SessionDevice) | undefined;
   /** The user id the store's record (or, client-side, the registry entry) is owned by. */
   ownerId: string | undefined;
-  /** Client-side: when the registry entry was last written (rewritten once per touch interval). */
-  recordedTouchedAt: number;
   /** Events that only hold once the commit succeeds (`rotated`, client-side `created`). */
   pendingEvents: SessionEvent[] | undefined;
   /**
-   * Server-side: the store record's revision as loaded, or at most the one this request's last
-   * write left (see `SessionPatch.revision`); undefined for a session not stored yet, or loaded
-   * from a store that keeps no revision. A store that keeps none ignores what it is sent.
+   * What the mode's backend keeps per session (the record's revision server-side; the sealed
+   * value and the registry's last write client-side): the backend's alone to read and write.
    */
-  revision: number | undefined;
+  modeState: unknown;
 }
 
 // Set by SessionHandle's static block: the only way to read its private fields from outside.
@@ -344,6 +339,12 @@ function runtime(session: SessionHandle): SessionRuntime {
   const found = readRuntime(session);
   if (!found) throw new SessionError('Not a session created by the session manager', 'SESSION_NOT_LOADED');
   return found;
+}
+
+/** The store key of a request's session (its live one), or undefined while it has never been stored. */
+export function storedKeyOf(handle: SessionHandle): string | undefined {
+  const state = internals(latestSession(handle));
+  return state.isNew || state.destroyed ? undefined : state.key;
 }
 
 /** The session's data as a plain object: its own enumerable properties. */
