@@ -1,10 +1,9 @@
 import { ForbiddenException, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { IncomingMessage } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import type { IncomingHttpHeaders } from 'node:http';
 import { isCrossSiteRequest } from '../core/cross-site-request';
-import { isSecureRequest } from '../core/request-security';
 import type { ResolvedSessionOptions } from '../core/session-options';
+import type { SessionHttpPlatform } from './http/session-http-platform';
 import { ALLOW_CROSS_SITE } from './session.constants';
 
 /**
@@ -17,6 +16,7 @@ export class CrossSiteRequestGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly options: ResolvedSessionOptions,
+    private readonly platform: SessionHttpPlatform,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
@@ -24,12 +24,8 @@ export class CrossSiteRequestGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean | undefined>(ALLOW_CROSS_SITE, [context.getHandler(), context.getClass()])) {
       return true;
     }
-    const request = context.switchToHttp().getRequest<IncomingMessage>();
-    const secure = isSecureRequest({
-      encrypted: (request.socket as TLSSocket).encrypted === true,
-      forwardedProto: request.headers['x-forwarded-proto'],
-      trustProxy: this.options.trustProxy,
-    });
+    const request = context.switchToHttp().getRequest<{ method?: string; headers: IncomingHttpHeaders }>();
+    const secure = this.platform.isSecure(request, this.options.trustProxy);
     const crossSite = isCrossSiteRequest({
       method: request.method ?? 'GET',
       origin: single(request.headers.origin),

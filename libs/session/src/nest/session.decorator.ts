@@ -1,6 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { SessionData, SessionHandle } from '../core/session';
-import { requireSession, type SessionAwareRequest } from './session-request';
+import { requireSession, type SessionAwareRequest } from './http/request-binding';
 
 /**
  * The session of the current request, typed by its data:

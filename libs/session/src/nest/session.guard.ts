@@ -12,7 +12,7 @@ import { safeReturnUrl } from '../core/return-url';
 import type { SessionHandle, SessionUser } from '../core/session';
 import { LoginRequiredException } from './session.exceptions';
 import { PUBLIC_ROUTE, REQUIRED_ROLES } from './session.constants';
-import { requireSession, sessionManagerOf, type SessionAwareRequest } from './session-request';
+import { requireSession, sessionManagerOf, type SessionAwareRequest } from './http/request-binding';
 
 type GuardedRequest = IncomingMessage & SessionAwareRequest & { originalUrl?: string };
 

@@ -3,6 +3,7 @@ import { SessionManager } from '../core/session-manager';
 import { SessionEvents } from '../core/session-events';
 import { SessionService } from '../core/session-service';
 import type { SessionStore } from '../core/session-store';
+import { SESSION_HTTP_PLATFORM } from './http/session-http-platform';
 import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
 import { SessionMiddleware } from './session.middleware';
 import { SessionStoreHealthIndicator } from './session-store.health';
@@ -21,7 +22,8 @@ import { sessionProviders } from './session.providers';
  */
 @Module({
   providers: [...sessionProviders, SessionMiddleware, SessionStoreHealthIndicator],
-  exports: [SESSION_OPTIONS, SESSION_STORE, SessionManager, SessionService, SessionEvents, SessionStoreHealthIndicator],
+  // The HTTP platform too: applications may apply SessionMiddleware in their own modules.
+  exports: [SESSION_OPTIONS, SESSION_STORE, SESSION_HTTP_PLATFORM, SessionManager, SessionService, SessionEvents, SessionStoreHealthIndicator],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule, OnModuleDestroy {
   constructor(@Inject(SESSION_STORE) private readonly store: SessionStore) {

@@ -8,6 +8,8 @@ import { SessionService } from '../core/session-service';
 import type { SessionStore } from '../core/session-store';
 import { MemoryStore } from '../stores/memory.store';
 import { CrossSiteRequestGuard } from './cross-site-request.guard';
+import { expressPlatform } from './express/express-platform';
+import { SESSION_HTTP_PLATFORM, type SessionHttpPlatform } from './http/session-http-platform';
 import { LoginRedirectFilter } from './login-redirect.filter';
 import { SessionStoreErrorFilter } from './session-store-error.filter';
 import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
@@ -22,6 +24,8 @@ import { SESSION_MODULE_OPTIONS } from './session.module-definition';
 const discardLogger = new Logger('SessionModule');
 
 export const sessionProviders: Provider[] = [
+  // The one place the HTTP platform is chosen (Express, the one implemented today).
+  { provide: SESSION_HTTP_PLATFORM, useValue: expressPlatform },
   {
     provide: SESSION_OPTIONS,
     useFactory: (options: (SessionOptions & { isGlobal?: boolean }) | null | undefined): ResolvedSessionOptions => {
@@ -69,16 +73,16 @@ export const sessionProviders: Provider[] = [
   },
   {
     provide: SessionService,
-    useFactory: (manager: SessionManager) => new SessionService(manager),
+    useFactory: (manager: SessionManager) => new SessionService(manager.index, manager.publicIds),
     inject: [SessionManager],
   },
   {
     // Registered before the session guard, so a forged cross-site request is refused before
     // anything else looks at it. A pass-through when the csrf option is off.
     provide: APP_GUARD,
-    useFactory: (options: ResolvedSessionOptions, reflector: Reflector) =>
-      options.csrf === false ? { canActivate: () => true } : new CrossSiteRequestGuard(reflector, options),
-    inject: [SESSION_OPTIONS, Reflector],
+    useFactory: (options: ResolvedSessionOptions, reflector: Reflector, platform: SessionHttpPlatform) =>
+      options.csrf === false ? { canActivate: () => true } : new CrossSiteRequestGuard(reflector, options, platform),
+    inject: [SESSION_OPTIONS, Reflector, SESSION_HTTP_PLATFORM],
   },
   {
     // With guard: 'none' this is a pass-through, so the provider set is the same for forRoot and

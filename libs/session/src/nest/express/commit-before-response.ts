@@ -1,13 +1,9 @@
 import { ServerResponse } from 'node:http';
-import { SessionError, SessionInterruptedError, SessionStoreError } from '../core/errors';
-import { SESSION_INTERRUPTED_BODY } from './session.exceptions';
-import type { SessionHandle } from '../core/session';
-import type { SessionManager } from '../core/session-manager';
-
-/** Where the hook reports failures it handled. */
-export interface CommitLogger {
-  error(message: string, trace?: string): void;
-}
+import { SessionError, SessionInterruptedError, SessionStoreError } from '../../core/errors';
+import type { SessionHandle } from '../../core/session';
+import type { SessionManager } from '../../core/session-manager';
+import type { CommitLogger } from '../http/session-http-platform';
+import { SESSION_INTERRUPTED_BODY } from '../session.exceptions';
 
 type ResponseMethod = (...args: unknown[]) => ServerResponse;
 

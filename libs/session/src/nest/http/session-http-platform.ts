@@ -1,0 +1,33 @@
+import type { SessionHandle } from '../../core/session';
+import type { SessionManager } from '../../core/session-manager';
+import type { SessionRequest } from '../../core/session-request';
+
+/** Where the commit hooks report failures they handled. */
+export interface CommitLogger {
+  error(message: string, trace?: string): void;
+}
+
+/**
+ * Everything the session glue needs from an HTTP platform, and the only place that knows one:
+ * the request and response objects, how headers leave, where `req.session` lives. The
+ * middleware and the guards talk to this interface only; Express is its one implementation today
+ * (`expressPlatform`), and a second platform is a new implementation, not edits across `nest/`.
+ */
+export interface SessionHttpPlatform {
+  /** What the engine needs of a request: its `Cookie` header, HTTPS or not, its device. */
+  sessionRequest(request: unknown, trustProxy: boolean): SessionRequest;
+  /** Whether the request came over HTTPS (trusting `X-Forwarded-Proto` only with `trustProxy`). */
+  isSecure(request: unknown, trustProxy: boolean): boolean;
+  /** Whether a session is attached already (the middleware mounted twice, by nested modules). */
+  isAttached(request: unknown): boolean;
+  /** Attaches the loaded session: `req.session` for the application, the binding for `@Session()`. */
+  attach(request: unknown, session: SessionHandle, manager: SessionManager): void;
+  /**
+   * Makes the response wait for the session's commit and carry its `Set-Cookie`, and answers 503
+   * (409 for a session ended elsewhere) in its place when the commit fails.
+   */
+  commitBeforeResponse(response: unknown, session: SessionHandle, manager: SessionManager, logger: CommitLogger): void;
+}
+
+/** The injection token of the module's {@link SessionHttpPlatform}. */
+export const SESSION_HTTP_PLATFORM = Symbol('SESSION_HTTP_PLATFORM');
