@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createPool, type Pool, type PoolConnection, type PoolOptions, type RowDataPacket } from 'mysql2/promise';
-import { MemoryStore, SessionStoreError, type SessionOwner, type SessionPatch, type SessionRecord } from '@app/session';
+import { MemoryStore, SessionConfigError, SessionStoreError, type SessionOwner, type SessionPatch, type SessionRecord } from '@app/session';
 import { MysqlStore, type MysqlStoreOptions } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -376,8 +376,8 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
         ['a non-ASCII letter', 'séssions'],
         ['65 characters', 's'.repeat(65)],
       ])('refuses a table name with %s', (_label, tableName) => {
-        expect(() => new MysqlStore({ pool, tableName })).toThrow(RangeError);
-        expect(() => MysqlStore.createTableSql(tableName)).toThrow(RangeError);
+        expect(() => new MysqlStore({ pool, tableName })).toThrow(SessionConfigError);
+        expect(() => MysqlStore.createTableSql(tableName)).toThrow(SessionConfigError);
       });
 
       it('accepts 64-character and database-qualified names', () => {
@@ -388,15 +388,15 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
 
     describe('options', () => {
       it.each([0, -1, 1.5, Number.NaN, 2 ** 31])('refuses cleanupInterval %p', (cleanupInterval) => {
-        expect(() => new MysqlStore({ pool, cleanupInterval })).toThrow(RangeError);
+        expect(() => new MysqlStore({ pool, cleanupInterval })).toThrow(SessionConfigError);
       });
 
       it.each([0, -5, 2.5])('refuses operationTimeout %p', (operationTimeout) => {
-        expect(() => new MysqlStore({ pool, operationTimeout, cleanupInterval: false })).toThrow(RangeError);
+        expect(() => new MysqlStore({ pool, operationTimeout, cleanupInterval: false })).toThrow(SessionConfigError);
       });
 
       it('refuses a missing pool, and a callback pool that would never settle a promise', async () => {
-        expect(() => new MysqlStore({} as MysqlStoreOptions)).toThrow(TypeError);
+        expect(() => new MysqlStore({} as MysqlStoreOptions)).toThrow(SessionConfigError);
         const { createPool: createCallbackPool } = await import('mysql2');
         const callbackPool = createCallbackPool({ ...SERVER, connectionLimit: 1 });
         try {
@@ -637,11 +637,11 @@ describeWithService('mysql')('MysqlStore (MariaDB / MySQL)', () => {
       });
 
       it.each<[string, Partial<SessionOwner>, RegExp]>([
-        ['an empty user id', { userId: '' }, /userId must be a string of 1 to 255 characters \(got 0 characters\)/],
-        ['a user id of 256 characters', { userId: 'u'.repeat(256) }, /userId must be a string of 1 to 255 characters/],
-        ['a user agent of 513 characters', { userAgent: 'a'.repeat(513) }, /userAgent must be a string of at most 512 characters/],
-        ['an ip of 256 characters', { ip: '1'.repeat(256) }, /ip must be a string of at most 255 characters/],
-        ['a lone surrogate', { userId: 'u\ud800' }, /well-formed Unicode/],
+        ['an empty user id', { userId: '' }, /owner\.userId must be a well-formed string of 1 to 255 characters \(got 0 characters\)/],
+        ['a user id of 256 characters', { userId: 'u'.repeat(256) }, /owner\.userId must be a well-formed string of 1 to 255 characters/],
+        ['a user agent of 513 characters', { userAgent: 'a'.repeat(513) }, /owner\.userAgent must be a well-formed string of at most 512 characters/],
+        ['an ip of 256 characters', { ip: '1'.repeat(256) }, /owner\.ip must be a well-formed string of at most 255 characters/],
+        ['a lone surrogate', { userId: 'u\ud800' }, /owner\.userId must be a well-formed string/],
       ])('refuses an owner with %s, in set and in either update path, writing nothing', async (_label, overrides, message) => {
         const { store } = await openStore();
         const bad = owner('valid', overrides);

@@ -1,3 +1,4 @@
+import { SessionStoreError } from './errors';
 import type { SessionOwner } from './session-store';
 
 /** Where a request comes from, as the HTTP adapter sees it: recorded when a user signs in. */
@@ -12,16 +13,17 @@ export interface SessionDevice {
 export const MAX_USER_ID_LENGTH = 255;
 /** User agents are cut to this many characters: enough to tell devices apart. */
 export const MAX_USER_AGENT_LENGTH = 512;
-/** Longest client address kept (an IPv6 address with a zone fits well within it). */
-const MAX_IP_LENGTH = 64;
+/** Longest client address kept (the SQL stores' column width; an IPv6 address with a zone is far shorter). */
+export const MAX_IP_LENGTH = 255;
 
 /**
- * A user id as the library keeps it: a non-empty string of at most {@link MAX_USER_ID_LENGTH}
- * characters, or a finite number as its string form; undefined for anything else.
+ * A user id as the library keeps it: a non-empty, well-formed string of at most {@link MAX_USER_ID_LENGTH}
+ * characters (code points), or a finite number as its string form; undefined for anything else.
  */
 export function toUserId(value: unknown): string | undefined {
   const id = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
-  return typeof id === 'string' && id !== '' && id.length <= MAX_USER_ID_LENGTH ? id : undefined;
+  // The stores' rule (checkOwnerUserId), so a signed-in session can always be stored.
+  return typeof id === 'string' && fitsText(id, 1, MAX_USER_ID_LENGTH) ? id : undefined;
 }
 
 /**
@@ -50,4 +52,64 @@ function cleanText(value: unknown, limit: number): string | undefined {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
   const cleaned = value.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, limit).toWellFormed();
   return cleaned === '' ? undefined : cleaned;
+}
+
+/**
+ * Checks a user id as every store keeps it: a well-formed string (a lone surrogate has no UTF-8
+ * form, so MySQL and Redis would store U+FFFD: two ids would then be one user) of 1 to
+ * {@link MAX_USER_ID_LENGTH} characters, counted in code points as the SQL columns count them.
+ * @param where - Who checks, for the message (`RedisStore set`, say).
+ * @throws SessionStoreError naming the problem; nothing is written.
+ */
+export function checkOwnerUserId(userId: unknown, where: string): string {
+  if (typeof userId !== 'string' || !fitsText(userId, 1, MAX_USER_ID_LENGTH)) {
+    throw new SessionStoreError(`${where} refused the owner: owner.userId must be a well-formed string of 1 to ${MAX_USER_ID_LENGTH} characters (got ${describe(userId)})`);
+  }
+  return userId;
+}
+
+/**
+ * The one rule every store applies to an owner before writing it (the core writes only owners
+ * that pass: `sessionOwner` cuts the device fields to these bounds): `userId` as
+ * {@link checkOwnerUserId}, `ip` and `userAgent` absent or well-formed strings of at most
+ * {@link MAX_IP_LENGTH} and {@link MAX_USER_AGENT_LENGTH} characters, `endsBy` a finite number.
+ * @throws SessionStoreError naming the first problem; nothing is written.
+ */
+export function checkSessionOwner(owner: unknown, where: string): SessionOwner {
+  if (owner === null || typeof owner !== 'object') {
+    throw new SessionStoreError(`${where} refused the owner: it must be an object with userId and endsBy (got ${owner === null ? 'null' : typeof owner})`);
+  }
+  const { userId, ip, userAgent, endsBy } = owner as Partial<Record<keyof SessionOwner, unknown>>;
+  checkOwnerUserId(userId, where);
+  for (const [name, value, limit] of [['ip', ip, MAX_IP_LENGTH], ['userAgent', userAgent, MAX_USER_AGENT_LENGTH]] as const) {
+    if (value !== undefined && (typeof value !== 'string' || !fitsText(value, 0, limit))) {
+      throw new SessionStoreError(`${where} refused the owner: owner.${name} must be a well-formed string of at most ${limit} characters when given (got ${describe(value)})`);
+    }
+  }
+  if (typeof endsBy !== 'number' || !Number.isFinite(endsBy)) {
+    throw new SessionStoreError(`${where} refused the owner: owner.endsBy must be a finite number of milliseconds (got ${describe(endsBy)})`);
+  }
+  return owner as SessionOwner;
+}
+
+/** {@link checkSessionOwner} for synchronous code paths: the refusal, or undefined when the owner passes. */
+export function ownerRefusal(owner: unknown, where: string): SessionStoreError | undefined {
+  try {
+    checkSessionOwner(owner, where);
+    return undefined;
+  } catch (error) {
+    return error as SessionStoreError;
+  }
+}
+
+/** Whether `text` is well-formed and `min` to `max` code points long. */
+function fitsText(text: string, min: number, max: number): boolean {
+  // More than 2 x max UTF-16 units is more than max code points: no need to count.
+  if (text.length > 2 * max || !text.isWellFormed()) return false;
+  const codePoints = [...text].length;
+  return codePoints >= min && codePoints <= max;
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? `${[...value].length} characters` : value === null ? 'null' : typeof value;
 }

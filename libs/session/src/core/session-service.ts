@@ -160,7 +160,7 @@ export class SessionService {
 function checkUserId(userId: unknown): string {
   const id = toUserId(userId);
   if (id === undefined) {
-    throw new TypeError(`SessionService: userId must be a non-empty string of at most ${MAX_USER_ID_LENGTH} characters or a finite number`);
+    throw new TypeError(`SessionService: userId must be a non-empty, well-formed string of at most ${MAX_USER_ID_LENGTH} characters or a finite number`);
   }
   return id;
 }

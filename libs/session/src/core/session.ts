@@ -245,7 +245,7 @@ export class SessionHandle {
     }
     const userId = toUserId(user.id);
     if (userId === undefined) {
-      throw new TypeError(`session.login(user): user.id must be a non-empty string of at most ${MAX_USER_ID_LENGTH} characters or a finite number`);
+      throw new TypeError(`session.login(user): user.id must be a non-empty, well-formed string of at most ${MAX_USER_ID_LENGTH} characters or a finite number`);
     }
     const current = latestSession(this);
     const data = current as unknown as Record<string, unknown>;

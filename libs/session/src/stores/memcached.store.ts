@@ -1,9 +1,10 @@
 import { types } from 'node:util';
 import type { Client, Response } from 'memjs';
-import { SessionStoreError, toSessionStoreError } from '../core/errors';
+import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
+import { checkSessionOwner, ownerRefusal } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
 import { dropStalledConnection, isMemjsServerState, mendMemjsServer, type MemjsServerState } from './memjs-repair';
-import { checkOperationTimeout, withOperationTimeout } from './operation-timeout';
+import { readOperationTimeout, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link MemcachedStore}. */
 export interface MemcachedStoreOptions {
@@ -129,26 +130,29 @@ export class MemcachedStore implements SessionStore {
   readonly #operationTimeout: number;
   readonly #maxItemSize: number;
 
-  /** @throws TypeError / RangeError when an option is invalid. */
+  /** @throws SessionConfigError listing every invalid option. */
   constructor(options: MemcachedStoreOptions) {
+    const problems: string[] = [];
     const client = options?.client as Partial<Client<never, unknown>> | undefined;
     if (typeof client?.perform !== 'function' || typeof client.incrSeq !== 'function') {
-      throw new TypeError("MemcachedStore client must be a memjs Client (memjs.Client.create('host:11211'))");
+      problems.push("MemcachedStore client must be a memjs Client (memjs.Client.create('host:11211'))");
     }
-    const prefix = options.prefix ?? 'sess:';
+    const prefix = options?.prefix ?? 'sess:';
     // Printable ASCII without spaces keeps the keys usable from the text protocol and tools.
     if (typeof prefix !== 'string' || !/^[\x21-\x7e]*$/.test(prefix) || prefix.length + SESSION_KEY_LENGTH > MAX_KEY_BYTES) {
-      throw new RangeError(
+      problems.push(
         `MemcachedStore prefix must be printable ASCII without spaces, at most ${MAX_KEY_BYTES - SESSION_KEY_LENGTH} characters (got ${JSON.stringify(prefix)})`,
       );
     }
-    const maxItemSize = options.maxItemSize ?? DEFAULT_MAX_ITEM_SIZE;
+    const maxItemSize = options?.maxItemSize ?? DEFAULT_MAX_ITEM_SIZE;
     if (!Number.isInteger(maxItemSize) || maxItemSize < 1024) {
-      throw new RangeError(`MemcachedStore maxItemSize must be a whole number of bytes, at least 1024 (got ${String(options.maxItemSize)})`);
+      problems.push(`MemcachedStore maxItemSize must be a whole number of bytes, at least 1024 (got ${String(options?.maxItemSize)})`);
     }
+    const operationTimeout = readOperationTimeout('MemcachedStore', options?.operationTimeout, problems);
+    if (problems.length > 0) throw new SessionConfigError(problems);
     this.#client = options.client;
     this.#prefix = prefix;
-    this.#operationTimeout = checkOperationTimeout('MemcachedStore', options.operationTimeout);
+    this.#operationTimeout = operationTimeout;
     this.#maxItemSize = maxItemSize;
     for (const server of options.client.servers ?? []) {
       if (isMemjsServerState(server)) mendMemjsServer(server);
@@ -170,6 +174,7 @@ export class MemcachedStore implements SessionStore {
    */
   set(key: string, record: SessionRecord): Promise<void> {
     return this.#run('set', async (deadline) => {
+      if (record.owner !== undefined) checkSessionOwner(record.owner, 'MemcachedStore set');
       const write = { operation: 'set', deadline };
       for (let attempt = 0; ; attempt++) {
         const added = await this.#write(key, { ...record, revision: 1 }, undefined, write);
@@ -199,6 +204,8 @@ export class MemcachedStore implements SessionStore {
    * does not match.
    */
   update(key: string, patch: SessionPatch): Promise<boolean> {
+    const refused = patch.owner == null ? undefined : ownerRefusal(patch.owner, 'MemcachedStore update');
+    if (refused) return Promise.reject(refused);
     return this.#run('update', (deadline) =>
       this.#compareAndSwap('update', key, deadline, (record) => {
         const data = { ...record.data };

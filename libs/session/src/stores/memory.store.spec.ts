@@ -1,3 +1,4 @@
+import { SessionConfigError } from '../core/errors';
 import type { SessionRecord } from '../core/session-store';
 import type * as MemoryStoreModule from './memory.store';
 import { MEMORY_STORE_PRODUCTION_WARNING, MemoryStore } from './memory.store';
@@ -34,7 +35,7 @@ describe('MemoryStore', () => {
       ['Infinity', Number.POSITIVE_INFINITY],
       ['a numeric string', '10'],
     ])('refuses maxSessions %s with a RangeError', (_label, maxSessions) => {
-      expect(() => new MemoryStore({ maxSessions: maxSessions as number })).toThrow(RangeError);
+      expect(() => new MemoryStore({ maxSessions: maxSessions as number })).toThrow(SessionConfigError);
       expect(() => new MemoryStore({ maxSessions: maxSessions as number })).toThrow(
         `MemoryStore maxSessions must be a positive integer (got ${String(maxSessions)})`,
       );

@@ -1,4 +1,6 @@
+import { SessionConfigError } from '../core/errors';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
+import { ownerRefusal } from '../core/session-owner';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -47,7 +49,7 @@ export class MemoryStore implements SessionStore {
   constructor(options: MemoryStoreOptions = {}) {
     const maxSessions = options.maxSessions ?? 100_000;
     if (!Number.isInteger(maxSessions) || maxSessions < 1) {
-      throw new RangeError(`MemoryStore maxSessions must be a positive integer (got ${String(maxSessions)})`);
+      throw new SessionConfigError([`MemoryStore maxSessions must be a positive integer (got ${String(maxSessions)})`]);
     }
     this.#maxSessions = maxSessions;
     this.#clock = options.clock ?? Date.now;
@@ -68,6 +70,8 @@ export class MemoryStore implements SessionStore {
   }
 
   set(key: string, record: SessionRecord): Promise<void> {
+    const refused = record.owner === undefined ? undefined : ownerRefusal(record.owner, 'MemoryStore set');
+    if (refused) return Promise.reject(refused);
     const replaced = this.#live(key);
     if (replaced) {
       this.#remove(key); // re-inserted below: Map order is then least recently written first
@@ -94,6 +98,8 @@ export class MemoryStore implements SessionStore {
    */
 
   update(key: string, patch: SessionPatch): Promise<boolean> {
+    const refused = patch.owner == null ? undefined : ownerRefusal(patch.owner, 'MemoryStore update');
+    if (refused) return Promise.reject(refused);
     const entry = this.#live(key);
     if (!entry) return Promise.resolve(false);
     // Synchronous read-merge-write: nothing else runs in between on this event loop, so the

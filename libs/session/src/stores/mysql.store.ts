@@ -1,10 +1,10 @@
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { SessionStoreError, toSessionStoreError } from '../core/errors';
-import { MAX_USER_ID_LENGTH } from '../core/session-owner';
+import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
+import { checkSessionOwner } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
 import { checkPatchRevision, SerializedUpdates } from './serialized-updates';
-import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
+import { readOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link MysqlStore}. */
 export interface MysqlStoreOptions {
@@ -58,11 +58,9 @@ const MAX_KEYS_PER_STATEMENT = 64;
 // Attempts of an operation chosen as an InnoDB deadlock victim.
 const DEADLOCK_ATTEMPTS = 3;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-// Widths of the owner columns, in characters: what set and update accept, so a value is never
-// refused by the server with a bare "Data too long" (strict mode) nor silently cut (non-strict).
-const MAX_USER_IP_LENGTH = 255;
-const MAX_USER_AGENT_LENGTH = 512;
-// The owner of a signed-in session, one column per field, all NULL for an anonymous session:
+// The owner of a signed-in session, one column per field, all NULL for an anonymous session.
+// Their widths are the bounds every store enforces (checkSessionOwner in core), so a value is
+// never refused by the server with a bare "Data too long" (strict mode) nor silently cut:
 // plain columns so listByUser is an index lookup. They came after the first schema, so
 // createTable adds them (and their index) to tables created before. user_id compares byte for
 // byte (utf8mb4_bin), so ids differing in case are different users.
@@ -173,32 +171,34 @@ export class MysqlStore implements SessionStore {
   readonly #sweeper: ExpiredSessionSweeper;
   readonly #updates: SerializedUpdates;
 
-  /**
-   * @throws TypeError when `pool` is missing or is a callback (non-promise) pool.
-   * @throws RangeError when `tableName`, `operationTimeout` or `cleanupInterval` is invalid.
-   */
+  /** @throws SessionConfigError listing every invalid option. */
   constructor(options: MysqlStoreOptions) {
+    const problems: string[] = [];
     const pool = options?.pool as Pool | undefined;
     if (pool == null || typeof pool.execute !== 'function' || typeof pool.getConnection !== 'function') {
-      throw new TypeError('MysqlStore pool must be a mysql2/promise pool (createPool from "mysql2/promise")');
+      problems.push('MysqlStore pool must be a mysql2/promise pool (createPool from "mysql2/promise")');
+    } else if (typeof (pool as unknown as { promise?: unknown }).promise === 'function') {
+      // A callback pool has the same method names but never settles a promise: every request
+      // would hang until the operation timeout. Its promise() method gives the pool this store needs.
+      problems.push('MysqlStore pool is a callback pool: pass pool.promise(), or create it with "mysql2/promise"');
     }
-    // A callback pool has the same method names but never settles a promise: every request would
-    // hang until the operation timeout. Its promise() method gives the pool this store needs.
-    if (typeof (pool as unknown as { promise?: unknown }).promise === 'function') {
-      throw new TypeError('MysqlStore pool is a callback pool: pass pool.promise(), or create it with "mysql2/promise"');
-    }
-    this.#pool = pool;
-    this.#tableName = options.tableName ?? DEFAULT_TABLE_NAME;
+    const tableName = options?.tableName ?? DEFAULT_TABLE_NAME;
+    const tableProblem = tableNameProblem(tableName);
+    if (tableProblem) problems.push(tableProblem);
+    const timeout = readOperationTimeout('MysqlStore', options?.operationTimeout, problems);
+    const interval = options?.cleanupInterval ?? DEFAULT_CLEANUP_INTERVAL;
+    const intervalProblem = cleanupIntervalProblem('MysqlStore', interval);
+    if (intervalProblem) problems.push(intervalProblem);
+    if (problems.length > 0) throw new SessionConfigError(problems);
+    this.#pool = pool!;
+    this.#tableName = tableName;
     this.#table = quoteTableName(this.#tableName);
     this.#revisionSql = statement(`SELECT revision FROM ${this.#table} WHERE session_key = ? AND expires_at > ?`);
-    this.#timeout = checkOperationTimeout('MysqlStore', options.operationTimeout);
+    this.#timeout = timeout;
     this.#updates = new SerializedUpdates(this.#timeout);
     this.#clock = options.clock ?? Date.now;
     this.#onCleanupError = options.onCleanupError ?? ((error) => console.warn(`MysqlStore cleanup failed: ${error.message}`));
 
-    const interval = options.cleanupInterval ?? DEFAULT_CLEANUP_INTERVAL;
-    const intervalProblem = cleanupIntervalProblem('MysqlStore', interval);
-    if (intervalProblem) throw new RangeError(intervalProblem);
     this.#sweeper = new ExpiredSessionSweeper(
       interval,
       (shouldStop) => this.#deleteExpired(() => !shouldStop()),
@@ -704,14 +704,21 @@ function statement(sql: string): { sql: string; rowsAsArray: false; nestTables: 
   return { sql, rowsAsArray: false, nestTables: false };
 }
 
-function quoteTableName(tableName: string): string {
+/** Why `tableName` cannot be used, or undefined when it can. */
+function tableNameProblem(tableName: unknown): string | undefined {
   const parts = typeof tableName === 'string' ? tableName.split('.') : [];
-  if (parts.length < 1 || parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part))) {
-    throw new RangeError(
-      `MysqlStore tableName must be a plain identifier, optionally qualified by a database ` +
-        `(letters, digits and _, at most 64 each, not starting with a digit; got ${JSON.stringify(tableName)})`,
-    );
-  }
+  if (parts.length >= 1 && parts.length <= 2 && parts.every((part) => IDENTIFIER.test(part))) return undefined;
+  return (
+    `MysqlStore tableName must be a plain identifier, optionally qualified by a database ` +
+    `(letters, digits and _, at most 64 each, not starting with a digit; got ${JSON.stringify(tableName)})`
+  );
+}
+
+/** @throws SessionConfigError when `tableName` is not a plain (optionally qualified) identifier. */
+function quoteTableName(tableName: string): string {
+  const problem = tableNameProblem(tableName);
+  if (problem) throw new SessionConfigError([problem]);
+  const parts = tableName.split('.');
   return parts.map((part) => `\`${part}\``).join('.');
 }
 
@@ -743,21 +750,7 @@ function padToPowerOfTwo<T>(items: T[]): T[] {
  */
 function ownerValues(operation: string, owner: SessionOwner | undefined): (string | number | null)[] {
   if (owner === undefined) return [null, null, null, null];
-  const { userId, ip, userAgent } = owner;
-  const refuse = (problem: string) => new SessionStoreError(`Session store ${operation} refused the owner: ${problem}`);
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
-    const got = typeof userId === 'string' ? `${userId.length} characters` : typeof userId;
-    throw refuse(`userId must be a string of 1 to ${MAX_USER_ID_LENGTH} characters (got ${got})`);
-  }
-  if (ip !== undefined && (typeof ip !== 'string' || ip.length > MAX_USER_IP_LENGTH)) {
-    throw refuse(`ip must be a string of at most ${MAX_USER_IP_LENGTH} characters`);
-  }
-  if (userAgent !== undefined && (typeof userAgent !== 'string' || userAgent.length > MAX_USER_AGENT_LENGTH)) {
-    throw refuse(`userAgent must be a string of at most ${MAX_USER_AGENT_LENGTH} characters`);
-  }
-  if (![userId, ip ?? '', userAgent ?? ''].every((text) => text.isWellFormed())) {
-    throw refuse('userId, ip and userAgent must be well-formed Unicode (no lone surrogates)');
-  }
+  const { userId, ip, userAgent } = checkSessionOwner(owner, `MysqlStore ${operation}`);
   return [userId, ip ?? null, userAgent ?? null, owner.endsBy];
 }
 

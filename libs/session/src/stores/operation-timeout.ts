@@ -39,11 +39,15 @@ export function withOperationTimeout<T>(operation: string, timeoutMs: number, ru
   });
 }
 
-/** Validates a timeout option of a store constructor. */
-export function checkOperationTimeout(store: string, value: number | undefined): number {
+/**
+ * Reads a store's `operationTimeout` option (the default when absent). An invalid value is added
+ * to `problems`, which the store throws as one `SessionConfigError` with its other problems.
+ */
+export function readOperationTimeout(store: string, value: number | undefined, problems: string[]): number {
   const timeout = value ?? DEFAULT_OPERATION_TIMEOUT;
   if (!Number.isInteger(timeout) || timeout < 1) {
-    throw new RangeError(`${store} operationTimeout must be a positive whole number of milliseconds (got ${String(value)})`);
+    problems.push(`${store} operationTimeout must be a positive whole number of milliseconds (got ${String(value)})`);
+    return DEFAULT_OPERATION_TIMEOUT;
   }
   return timeout;
 }

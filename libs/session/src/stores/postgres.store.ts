@@ -1,10 +1,10 @@
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
-import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
-import { MAX_USER_ID_LENGTH } from '../core/session-owner';
+import { SessionConfigError, type SessionStoreError, toSessionStoreError } from '../core/errors';
+import { checkSessionOwner } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { cleanupIntervalProblem, DEFAULT_CLEANUP_INTERVAL, ExpiredSessionSweeper } from './expired-session-sweeper';
 import { checkPatchRevision, SerializedUpdates } from './serialized-updates';
-import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
+import { readOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions {
@@ -315,13 +315,7 @@ function toBigIntParam(ms: number): number {
  */
 function ownerParams(operation: string, owner: SessionOwner | undefined): (string | number | null)[] {
   if (owner === undefined) return [null, null, null, null];
-  const { userId } = owner;
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
-    const got = typeof userId === 'string' ? `${userId.length} characters` : typeof userId;
-    throw new SessionStoreError(
-      `Session store ${operation} refused the owner: userId must be a string of 1 to ${MAX_USER_ID_LENGTH} characters (got ${got})`,
-    );
-  }
+  const { userId } = checkSessionOwner(owner, `PostgresStore ${operation}`);
   return [
     encodeString(userId),
     owner.ip === undefined ? null : encodeString(owner.ip),
@@ -411,12 +405,7 @@ export class PostgresStore implements SessionStore {
     }
     const tableName = options.tableName ?? DEFAULT_TABLE_NAME;
     problems.push(...tableNameProblems(tableName).map((problem) => `PostgresStore ${problem}`));
-    let timeout = 0;
-    try {
-      timeout = checkOperationTimeout('PostgresStore', options.operationTimeout);
-    } catch (error) {
-      problems.push(error instanceof Error ? error.message : String(error));
-    }
+    const timeout = readOperationTimeout('PostgresStore', options.operationTimeout, problems);
     const cleanupInterval = options.cleanupInterval ?? DEFAULT_POSTGRES_CLEANUP_INTERVAL;
     const intervalProblem = cleanupIntervalProblem('PostgresStore', cleanupInterval);
     if (intervalProblem) problems.push(intervalProblem);

@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { RedisArgument } from 'redis';
 import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
-import { MAX_USER_ID_LENGTH } from '../core/session-owner';
+import { checkOwnerUserId, checkSessionOwner } from '../core/session-owner';
 import type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from '../core/session-store';
 import { InvalidatedCache } from './invalidated-cache';
 import { ReadBarrier } from './read-barrier';
 import { checkPatchRevision, SerializedUpdates } from './serialized-updates';
-import { checkOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
+import { readOperationTimeout, OperationTimeoutError, withOperationTimeout } from './operation-timeout';
 
 /** Arguments of node-redis's `eval` / `evalSha`. */
 interface ScriptArguments {
@@ -390,12 +390,7 @@ export class RedisStore implements SessionStore {
     if (typeof prefix !== 'string') {
       problems.push(`RedisStore prefix: must be a string such as 'sess:' (got ${typeof prefix})`);
     }
-    let operationTimeout = 0;
-    try {
-      operationTimeout = checkOperationTimeout('RedisStore', options.operationTimeout);
-    } catch (error) {
-      problems.push(error instanceof Error ? error.message : String(error));
-    }
+    const operationTimeout = readOperationTimeout('RedisStore', options.operationTimeout, problems);
     const cacheSize = localCacheSize(options.localCache, options.client, problems);
     if (problems.length > 0) throw new SessionConfigError(problems);
     this.#client = options.client;
@@ -450,7 +445,7 @@ export class RedisStore implements SessionStore {
   set(key: string, record: SessionRecord): Promise<void> {
     return this.#run('set', async (client) => {
       const expiresAt = checkTimestamp('expiresAt', record.expiresAt);
-      const owner = record.owner === undefined ? undefined : checkOwner(record.owner);
+      const owner = record.owner === undefined ? undefined : checkSessionOwner(record.owner, 'RedisStore set');
       const redisKey = this.#redisKey(key);
       // Already expired: leave nothing behind (a PEXPIREAT in the past would delete it too, but by
       // Redis's clock, which may lag the application's).
@@ -503,7 +498,7 @@ export class RedisStore implements SessionStore {
         cookieMaxAge === undefined ? ['=', ''] : cookieMaxAge === null ? ['-', ''] : ['+', String(checkTimestamp('cookieMaxAge', cookieMaxAge))];
       // A new owner replaces the old one whole (its ip or user agent may be absent), and the
       // script deletes before it writes: the owner's fields go to both lists.
-      const owner = patch.owner === undefined || patch.owner === null ? undefined : checkOwner(patch.owner);
+      const owner = patch.owner === undefined || patch.owner === null ? undefined : checkSessionOwner(patch.owner, 'RedisStore update');
       if (patch.owner !== undefined) unset.push(...OWNER_FIELDS);
       if (owner !== undefined) pairs.push(...ownerPairs(owner));
       const redisKey = this.#redisKey(key);
@@ -570,7 +565,7 @@ export class RedisStore implements SessionStore {
    */
   listByUser(userId: string): Promise<StoredSession[]> {
     return this.#run('listByUser', async (client) => {
-      checkUserId(userId);
+      checkOwnerUserId(userId, 'RedisStore listByUser');
       const indexKey = this.#indexKey(userId);
       const keys = textList(await client.zRange(indexKey, 0, -1));
       const records = await Promise.all(keys.map((key) => this.#read(client, this.#redisKey(key))));
@@ -825,39 +820,6 @@ function applied(reply: unknown): boolean {
 function textList(reply: unknown): string[] {
   if (!Array.isArray(reply)) throw new SessionStoreError(`RedisStore: unexpected ZRANGE reply (${typeof reply})`);
   return reply.map(asText);
-}
-
-function checkUserId(userId: unknown): string {
-  // Counted in code points (as the SQL stores' columns count); well-formed, since a lone
-  // surrogate would be stored as U+FFFD: two such ids would then share an index and a stored
-  // owner would no longer equal the one given.
-  if (
-    typeof userId !== 'string' ||
-    userId === '' ||
-    userId.length > 2 * MAX_USER_ID_LENGTH ||
-    [...userId].length > MAX_USER_ID_LENGTH ||
-    !userId.isWellFormed()
-  ) {
-    const got = typeof userId === 'string' ? `a string of ${userId.length} UTF-16 units` : typeof userId;
-    throw new SessionStoreError(
-      `RedisStore: owner.userId must be a non-empty, well-formed string of at most ${MAX_USER_ID_LENGTH} characters (got ${got})`,
-    );
-  }
-  return userId;
-}
-
-function checkOwner(owner: SessionOwner): SessionOwner {
-  if (owner === null || typeof owner !== 'object') {
-    throw new SessionStoreError(`RedisStore: owner must be an object with userId and endsBy (got ${owner === null ? 'null' : typeof owner})`);
-  }
-  checkUserId(owner.userId);
-  checkTimestamp('owner.endsBy', owner.endsBy);
-  for (const name of ['ip', 'userAgent'] as const) {
-    if (owner[name] !== undefined && typeof owner[name] !== 'string') {
-      throw new SessionStoreError(`RedisStore: owner.${name} must be a string when given (got ${typeof owner[name]})`);
-    }
-  }
-  return owner;
 }
 
 /** The hash fields of an owner; an absent ip or user agent gets no field at all. */
