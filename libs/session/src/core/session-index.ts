@@ -44,7 +44,7 @@ export async function listOwned(store: SessionStore, userId: string, policy: Exp
   const listByUser = store.listByUser?.bind(store);
   if (!listByUser) {
     throw new SessionError(
-      'The session store cannot list sessions per user (it has no listByUser); use a store that does, such as MemoryStore, RedisStore, PostgresStore or MysqlStore',
+      `The session store (${store.constructor?.name ?? 'store'}) cannot list sessions per user: it has no listByUser; use a store that has one`,
       'USER_INDEX_UNSUPPORTED',
     );
   }

@@ -25,7 +25,6 @@ import {
   SessionHandle,
   type SessionCookieSettings,
   type SessionInternals,
-  type SessionRuntime,
 } from './session';
 import { decideSetCookie } from './set-cookie-decision';
 
@@ -38,7 +37,9 @@ export type { DiscardedCookieReason } from './session-backend';
  * the rest (`SessionRuntime`). Where a session lives is its backend's business, chosen here once
  * by `options.mode`: {@link ServerSideBackend} or {@link ClientSideBackend}.
  */
-export class SessionManager implements SessionRuntime {
+// The SessionRuntime methods are internal (left out of the published types): it is passed to
+// each session as its runtime, structurally, so the public class does not declare that it is one.
+export class SessionManager {
   readonly options: ResolvedSessionOptions;
   readonly store: SessionStore;
   /** The signed-in sessions per user, for `SessionService` and the session limit. */

@@ -301,8 +301,8 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     const limitedStore = mode === 'cookie' ? revocationStore : store;
     if (limitedStore !== undefined && typeof limitedStore.listByUser !== 'function') {
       problems.push(
-        `maxSessionsPerUser: needs a ${mode === 'cookie' ? 'revocationStore' : 'store'} that lists sessions per user (listByUser); ` +
-          'MemoryStore, RedisStore, PostgresStore and MysqlStore do, MemcachedStore cannot',
+        `maxSessionsPerUser: needs a ${mode === 'cookie' ? 'revocationStore' : 'store'} that lists sessions per user ` +
+          `(listByUser), which this ${limitedStore.constructor?.name ?? 'store'} does not have`,
       );
     }
   }

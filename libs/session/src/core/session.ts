@@ -179,7 +179,10 @@ export class SessionHandle {
     readRuntime = (session) => (#runtime in session ? session.#runtime : undefined);
   }
 
-  /** @param cookie - The cookie settings; shared between sessions, never modified. */
+  /**
+   * @internal Made by the session manager only.
+   * @param cookie - The cookie settings; shared between sessions, never modified.
+   */
   constructor(runtime: SessionRuntime, internals: SessionInternals, cookie: SessionCookieSettings) {
     this.#internals = internals;
     this.#runtime = runtime;
