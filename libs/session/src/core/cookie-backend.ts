@@ -77,7 +77,7 @@ export class ClientSideBackend implements SessionBackend {
   constructor(context: BackendContext) {
     this.#context = context;
     this.#revocations = new StoreRevocationList(context.store, context.clock);
-    this.index = new SessionRegistry(context.store, this.#revocations, context.policy, context.clock, context.lifecycle);
+    this.index = new SessionRegistry(context, this.#revocations);
     this.#registered = this.index.listsByUser;
   }
 

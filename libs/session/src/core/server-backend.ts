@@ -49,7 +49,7 @@ export class ServerSideBackend implements SessionBackend {
 
   constructor(context: BackendContext) {
     this.#context = context;
-    this.index = new StoreSessionIndex(context.store, context.policy, context.clock, context.lifecycle);
+    this.index = new StoreSessionIndex(context);
   }
 
   async load(values: readonly string[]): Promise<LoadResult> {

@@ -201,7 +201,7 @@ describe.each(['server', 'cookie'] as const)('lifecycle events from the session 
 
   it('revoked, with the reason, when SessionService ends a session', async () => {
     const { manager, seen, signIn } = setUp({ mode });
-    const service = new SessionService(manager.index, manager.publicIds);
+    const service = new SessionService(manager);
     const { id } = await signIn();
     const second = await signIn();
     seen.length = 0;

@@ -53,37 +53,42 @@ export async function listOwned(store: SessionStore, userId: string, policy: Exp
   return found.filter(({ record }) => record.owner?.userId === userId && !isExpired(record, at, policy));
 }
 
+/** What an index works with: the store, the expiry rules, the clock, and where `revoked` goes. */
+export interface IndexContext {
+  readonly store: SessionStore;
+  readonly policy: ExpiryPolicy;
+  readonly clock: () => number;
+  readonly lifecycle: SessionLifecycle;
+}
+
 /** Server-side: the store's own records, listed by owner. */
 export class StoreSessionIndex implements SessionIndex {
-  readonly #store: SessionStore;
-  readonly #policy: ExpiryPolicy;
-  readonly #clock: () => number;
-  readonly #lifecycle: SessionLifecycle;
+  readonly #context: IndexContext;
 
-  constructor(store: SessionStore, policy: ExpiryPolicy, clock: () => number, lifecycle: SessionLifecycle) {
-    this.#store = store;
-    this.#policy = policy;
-    this.#clock = clock;
-    this.#lifecycle = lifecycle;
+  constructor(context: IndexContext) {
+    this.#context = context;
   }
 
   get listsByUser(): boolean {
-    return typeof this.#store.listByUser === 'function';
+    return typeof this.#context.store.listByUser === 'function';
   }
 
   async list(userId: string): Promise<OwnedSession[]> {
-    const found = await listOwned(this.#store, userId, this.#policy, this.#clock);
+    const { store, policy, clock } = this.#context;
+    const found = await listOwned(store, userId, policy, clock);
     return found.map(({ key, record }) => ({ key, record, owner: record.owner! }));
   }
 
   async find(key: string): Promise<OwnedSession | undefined> {
-    const record = await storeCall('get', () => this.#store.get(key));
-    if (!record?.owner || isExpired(record, this.#clock(), this.#policy)) return undefined;
+    const { store, policy, clock } = this.#context;
+    const record = await storeCall('get', () => store.get(key));
+    if (!record?.owner || isExpired(record, clock(), policy)) return undefined;
     return { key, record, owner: record.owner };
   }
 
   async revoke(session: OwnedSession, reason: RevocationReason): Promise<void> {
-    await storeCall('destroy', () => this.#store.destroy(session.key));
-    this.#lifecycle.emit({ type: 'revoked', sessionIdHash: session.key, at: this.#clock(), userId: session.owner.userId, reason });
+    const { store, clock, lifecycle } = this.#context;
+    await storeCall('destroy', () => store.destroy(session.key));
+    lifecycle.emit({ type: 'revoked', sessionIdHash: session.key, at: clock(), userId: session.owner.userId, reason });
   }
 }

@@ -1,9 +1,8 @@
-import { isExpired, type ExpiryPolicy } from './expiry';
+import { isExpired } from './expiry';
 import { revokedUntil, type RevocationList } from './revocation-list';
-import { listOwned, type OwnedSession, type RevocationReason, type SessionIndex } from './session-index';
-import type { SessionLifecycle } from './session-lifecycle';
+import { listOwned, type IndexContext, type OwnedSession, type RevocationReason, type SessionIndex } from './session-index';
 import { hashSessionId } from './session-id';
-import type { SessionOwner, SessionRecord, SessionStore } from './session-store';
+import type { SessionOwner, SessionRecord } from './session-store';
 import { storeCall } from './store-call';
 
 /** What the registry keeps of a signed-in client-side session (its data stays in the cookie). */
@@ -41,39 +40,33 @@ function sessionKeyIn(record: SessionRecord): string | undefined {
  * request in flight while its session was revoked may write the entry again.
  */
 export class SessionRegistry implements SessionIndex {
-  readonly #store: SessionStore;
+  readonly #context: IndexContext;
   readonly #revocations: RevocationList;
-  readonly #policy: ExpiryPolicy;
-  readonly #clock: () => number;
-  readonly #lifecycle: SessionLifecycle;
 
-  constructor(store: SessionStore, revocations: RevocationList, policy: ExpiryPolicy, clock: () => number, lifecycle: SessionLifecycle) {
-    this.#store = store;
+  constructor(context: IndexContext, revocations: RevocationList) {
+    this.#context = context;
     this.#revocations = revocations;
-    this.#policy = policy;
-    this.#clock = clock;
-    this.#lifecycle = lifecycle;
   }
 
   /** Whether the store lists per user: only then are entries kept at all. */
   get listsByUser(): boolean {
-    return typeof this.#store.listByUser === 'function';
+    return typeof this.#context.store.listByUser === 'function';
   }
 
   /** Writes (or rewrites whole) the entry of the session under `key`. */
   record(key: string, entry: RegistryEntry): Promise<void> {
     const record: SessionRecord = { data: { [SESSION_FIELD]: key }, ...entry };
-    return storeCall('set', () => this.#store.set(entryKeyOf(key), record));
+    return storeCall('set', () => this.#context.store.set(entryKeyOf(key), record));
   }
 
   /** Removes the entry of the session under `key`, if any. */
   remove(key: string): Promise<void> {
-    return storeCall('destroy', () => this.#store.destroy(entryKeyOf(key)));
+    return storeCall('destroy', () => this.#context.store.destroy(entryKeyOf(key)));
   }
 
   async list(userId: string): Promise<OwnedSession[]> {
     const sessions: OwnedSession[] = [];
-    for (const { record } of await listOwned(this.#store, userId, this.#policy, this.#clock)) {
+    for (const { record } of await listOwned(this.#context.store, userId, this.#context.policy, this.#context.clock)) {
       const key = sessionKeyIn(record);
       if (key !== undefined) sessions.push({ key, record, owner: record.owner! });
     }
@@ -82,19 +75,19 @@ export class SessionRegistry implements SessionIndex {
   }
 
   async find(key: string): Promise<OwnedSession | undefined> {
-    const record = await storeCall('get', () => this.#store.get(entryKeyOf(key)));
-    if (!record?.owner || isExpired(record, this.#clock(), this.#policy) || sessionKeyIn(record) !== key) return undefined;
+    const record = await storeCall('get', () => this.#context.store.get(entryKeyOf(key)));
+    if (!record?.owner || isExpired(record, this.#context.clock(), this.#context.policy) || sessionKeyIn(record) !== key) return undefined;
     return { key, record, owner: record.owner };
   }
 
   async revoke(session: OwnedSession, reason: RevocationReason): Promise<void> {
-    const now = this.#clock();
+    const now = this.#context.clock();
     // The entry's last activity may lag the cookie's by up to a touch interval (data changes
     // re-seal the cookie without rewriting the entry): a copy sealed up to now, by a clock up to
     // a touch interval ahead, is refused until it has expired.
-    const until = revokedUntil(session.record.createdAt, now + this.#policy.touchInterval, this.#policy);
+    const until = revokedUntil(session.record.createdAt, now + this.#context.policy.touchInterval, this.#context.policy);
     await this.#revocations.revoke(session.key, { createdAt: session.record.createdAt, until });
     await this.remove(session.key);
-    this.#lifecycle.emit({ type: 'revoked', sessionIdHash: session.key, at: this.#clock(), userId: session.owner.userId, reason });
+    this.#context.lifecycle.emit({ type: 'revoked', sessionIdHash: session.key, at: this.#context.clock(), userId: session.owner.userId, reason });
   }
 }

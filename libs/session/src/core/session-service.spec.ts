@@ -39,7 +39,7 @@ function setUp(overrides: Partial<SessionOptions> = {}, store?: SessionStore) {
     ...overrides,
   });
   const manager = new SessionManager(options, { store: usedStore, clock: () => clock.now, events });
-  const service = new SessionService(manager.index, manager.publicIds);
+  const service = new SessionService(manager);
 
   const load = (cookie?: string, device: Device = {}) =>
     manager.load({ cookieHeader: cookie === undefined ? undefined : `sid=${cookie}`, secure: false, device: () => device });

@@ -29,6 +29,12 @@ export interface UserSession {
   readonly current: boolean;
 }
 
+/** What {@link SessionService} works on: the per-user index and the public ids (`SessionManager` has both). */
+export interface SessionDirectory {
+  readonly index: SessionIndex;
+  readonly publicIds: PublicSessionIds;
+}
+
 /** Options of {@link SessionService.listForUser}. */
 export interface ListSessionsOptions {
   /** The asking request's session, marked `current: true` in the list. */
@@ -62,13 +68,9 @@ export class SessionService {
   readonly #index: SessionIndex;
   readonly #ids: PublicSessionIds;
 
-  /**
-   * @param index - The signed-in sessions per user (`SessionManager.index`).
-   * @param ids - The ids sessions are listed under (`SessionManager.publicIds`).
-   */
-  constructor(index: SessionIndex, ids: PublicSessionIds) {
-    this.#index = index;
-    this.#ids = ids;
+  /** @param sessions - Where the sessions are indexed and how they are named (the `SessionManager`). */
+  constructor(sessions: SessionDirectory) {
+    ({ index: this.#index, publicIds: this.#ids } = sessions);
   }
 
   /** Whether the store can list sessions per user (false with MemcachedStore). */

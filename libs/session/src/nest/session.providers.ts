@@ -73,7 +73,7 @@ export const sessionProviders: Provider[] = [
   },
   {
     provide: SessionService,
-    useFactory: (manager: SessionManager) => new SessionService(manager.index, manager.publicIds),
+    useFactory: (manager: SessionManager) => new SessionService(manager),
     inject: [SessionManager],
   },
   {
