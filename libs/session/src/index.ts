@@ -3,6 +3,8 @@
 // Nest integration
 export { SessionModule } from './nest/session.module';
 export type { SessionModuleAsyncOptions, SessionModuleExtras, SessionModuleOptions } from './nest/session.module-definition';
+export { resolveSessionModuleOptions, SESSION_MODULE_DEFAULTS } from './nest/session-module-options';
+export type { ResolvedSessionModuleOptions, ResolvedSessionModuleSettings, SessionModuleInput as SessionOptions, SessionModuleSettings } from './nest/session-module-options';
 export { SessionGuard } from './nest/session.guard';
 export { Session } from './nest/session.decorator';
 export { Public } from './nest/public.decorator';
@@ -30,7 +32,9 @@ export { SessionEvents } from './core/session-events';
 export type { SessionEvent, SessionEventListener, SessionEventPayloads, SessionEventType } from './core/session-events';
 export type { SessionDevice } from './core/session-owner';
 export { resolveSessionOptions, SESSION_DEFAULTS } from './core/session-options';
-export type { ResolvedSessionOptions, SameSite, SessionCookieOptions, SessionOptions } from './core/session-options';
+// `SessionOptions` is what SessionModule.forRoot() takes: the engine's options and the module's
+// settings (guard, csrf, loginPath), which live in nest/; the engine's alone are SessionEngineOptions.
+export type { ResolvedSessionOptions, SameSite, SessionCookieOptions, SessionOptions as SessionEngineOptions } from './core/session-options';
 export type { SessionOwner, SessionPatch, SessionRecord, SessionStore, StoredSession } from './core/session-store';
 export { SessionConfigError, SessionError, SessionInterruptedError, SessionStoreError } from './core/errors';
 export type { SessionErrorCode } from './core/errors';

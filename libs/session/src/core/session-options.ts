@@ -1,6 +1,5 @@
 import { SessionConfigError } from './errors';
 import { MIN_SECRET_BYTES } from './key-ring';
-import { safeReturnUrl } from './return-url';
 import type { SessionStore } from './session-store';
 
 /** `SameSite` attribute of the session cookie. */
@@ -114,28 +113,6 @@ export interface SessionOptions {
    */
   revocationStore?: SessionStore;
   /**
-   * `'global'` protects every route with `SessionGuard` (opt out with `@Public()`); `'none'` leaves
-   * it to `@UseGuards(SessionGuard)`.
-   * @default 'none'
-   */
-  guard?: 'global' | 'none';
-  /**
-   * Refuse unsafe requests (POST, PUT, PATCH, DELETE) that a browser says come from another site
-   * (`Sec-Fetch-Site`, `Origin`) with 403, on every route (opt a route out with
-   * `@AllowCrossSite()`, e.g. for a webhook). `true`, or `{ allowedOrigins }` listing other
-   * origins (`https://admin.example.com`) allowed to send them. `SameSite=Lax` already keeps the
-   * cookie off most cross-site POSTs; this closes what it leaves open (sibling subdomains,
-   * `SameSite=None`, old browsers).
-   * @default false
-   */
-  csrf?: boolean | { readonly allowedOrigins?: readonly string[] };
-  /**
-   * Where `SessionGuard` sends anonymous page requests (with `?returnTo=` the page asked for).
-   * Must be a same-origin path.
-   * @default '/login'
-   */
-  loginPath?: string;
-  /**
    * Most sessions one user may have at once. When a user signs in on one device more, their
    * oldest sessions are revoked (a `revoked` event with reason `max-sessions`). Needs a store that
    * lists sessions per user (every bundled store but MemcachedStore); unset means no limit.
@@ -163,11 +140,17 @@ export interface ResolvedSessionOptions {
   readonly mode: 'server' | 'cookie';
   readonly store: SessionStore | undefined;
   readonly revocationStore: SessionStore | undefined;
-  readonly guard: 'global' | 'none';
-  readonly loginPath: string;
   readonly maxSessionsPerUser: number | undefined;
-  /** Cross-site request refusal: off, or on with the extra allowed origins. */
-  readonly csrf: false | { readonly allowedOrigins: readonly string[] };
+}
+
+/**
+ * Options a layer above core accepts beside core's (the Nest module's `guard`, `csrf`,
+ * `loginPath`): their keys, so they are not reported as unknown, and how they are resolved.
+ * Their problems join core's in the one `SessionConfigError`.
+ */
+export interface SessionOptionsExtension<T> {
+  readonly keys: readonly string[];
+  resolve(input: Readonly<Record<string, unknown>>, problems: string[]): T;
 }
 
 /** The defaults, in one place so the README and the code cannot drift apart. */
@@ -182,13 +165,11 @@ export const SESSION_DEFAULTS = {
   absoluteTimeout: 12 * 60 * 60_000,
   rolling: false,
   saveUninitialized: false,
-  guard: 'none',
-  loginPath: '/login',
 } as const;
 
 const KNOWN_OPTIONS = new Set([
   'secret', 'name', 'cookie', 'trustProxy', 'idleTimeout', 'absoluteTimeout', 'rolling',
-  'saveUninitialized', 'mode', 'store', 'revocationStore', 'guard', 'loginPath', 'csrf', 'maxSessionsPerUser',
+  'saveUninitialized', 'mode', 'store', 'revocationStore', 'maxSessionsPerUser',
 ]);
 const KNOWN_COOKIE_OPTIONS = new Set(['httpOnly', 'sameSite', 'path', 'secure', 'domain', 'maxAge']);
 // RFC 6265 cookie-name is an RFC 7230 token.
@@ -198,15 +179,25 @@ const COOKIE_DOMAIN_PATTERN = /^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Z
 const MAX_TIMEOUT = 400 * 24 * 60 * 60_000; // browsers cap cookie lifetimes at 400 days
 
 /**
- * Applies defaults and validates. Throws one {@link SessionConfigError} listing every problem.
+ * Applies defaults and validates. Throws one {@link SessionConfigError} listing every problem,
+ * the `extension`'s included.
  */
-export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOptions {
+export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOptions;
+export function resolveSessionOptions<T extends object>(
+  input: SessionOptions & Readonly<Record<string, unknown>>,
+  extension: SessionOptionsExtension<T>,
+): ResolvedSessionOptions & T;
+export function resolveSessionOptions<T extends object>(
+  input: SessionOptions,
+  extension?: SessionOptionsExtension<T>,
+): ResolvedSessionOptions | (ResolvedSessionOptions & T) {
   const problems: string[] = [];
   if (input === null || typeof input !== 'object') {
     throw new SessionConfigError(['options: must be an object with at least `secret`']);
   }
+  const known = extension === undefined ? KNOWN_OPTIONS : new Set([...KNOWN_OPTIONS, ...extension.keys]);
   for (const key of Object.keys(input)) {
-    if (!KNOWN_OPTIONS.has(key)) problems.push(`${key}: unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`);
+    if (!known.has(key)) problems.push(`${key}: unknown option (known: ${[...known].join(', ')})`);
   }
 
   const secrets = checkSecrets(input.secret, problems);
@@ -236,10 +227,10 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     maxAge: cookieInput?.maxAge,
   };
   if (!['lax', 'strict', 'none'].includes(cookie.sameSite)) {
-    problems.push(`cookie.sameSite: must be 'lax', 'strict' or 'none' (got ${describe(cookie.sameSite)})`);
+    problems.push(`cookie.sameSite: must be 'lax', 'strict' or 'none' (got ${describeOptionValue(cookie.sameSite)})`);
   }
   if (cookie.secure !== true && cookie.secure !== false && cookie.secure !== 'auto') {
-    problems.push(`cookie.secure: must be true, false or 'auto' (got ${describe(cookie.secure)})`);
+    problems.push(`cookie.secure: must be true, false or 'auto' (got ${describeOptionValue(cookie.secure)})`);
   }
   if (typeof cookie.path !== 'string' || !COOKIE_PATH_PATTERN.test(cookie.path)) {
     problems.push('cookie.path: must start with "/" and contain no spaces, semicolons or control characters');
@@ -270,7 +261,7 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
 
   const mode = input.mode ?? 'server';
   if (mode !== 'server' && mode !== 'cookie') {
-    problems.push(`mode: must be 'server' or 'cookie' (got ${describe(mode)})`);
+    problems.push(`mode: must be 'server' or 'cookie' (got ${describeOptionValue(mode)})`);
   }
   const store = input.store;
   checkStore('store', store, problems);
@@ -283,20 +274,10 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     problems.push("revocationStore: only used with mode: 'cookie' (server-side sessions are revoked by deleting them from store)");
   }
 
-  const guard = input.guard ?? SESSION_DEFAULTS.guard;
-  if (guard !== 'global' && guard !== 'none') {
-    problems.push(`guard: must be 'global' or 'none' (got ${describe(guard)})`);
-  }
-  const csrf = checkCsrf(input.csrf, problems);
-  const loginPath = input.loginPath ?? SESSION_DEFAULTS.loginPath;
-  if (safeReturnUrl(loginPath, '') === '') {
-    problems.push('loginPath: must be a same-origin path such as "/login"');
-  }
-
   const maxSessionsPerUser = input.maxSessionsPerUser;
   if (maxSessionsPerUser !== undefined) {
     if (typeof maxSessionsPerUser !== 'number' || !Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1 || maxSessionsPerUser > 10_000) {
-      problems.push(`maxSessionsPerUser: must be a whole number from 1 to 10000 (got ${describe(maxSessionsPerUser)})`);
+      problems.push(`maxSessionsPerUser: must be a whole number from 1 to 10000 (got ${describeOptionValue(maxSessionsPerUser)})`);
     }
     const limitedStore = mode === 'cookie' ? revocationStore : store;
     if (limitedStore !== undefined && typeof limitedStore.listByUser !== 'function') {
@@ -321,40 +302,11 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     mode,
     store,
     revocationStore,
-    guard,
-    loginPath,
-    csrf,
     maxSessionsPerUser,
   };
+  const extended = extension?.resolve(input as unknown as Readonly<Record<string, unknown>>, problems);
   if (problems.length > 0) throw new SessionConfigError(problems);
-  return resolved;
-}
-
-function checkCsrf(value: SessionOptions['csrf'], problems: string[]): ResolvedSessionOptions['csrf'] {
-  if (value === undefined || value === false) return false;
-  if (value === true) return { allowedOrigins: [] };
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    problems.push('csrf: must be true, false or { allowedOrigins: string[] }');
-    return false;
-  }
-  const origins: unknown = value.allowedOrigins ?? [];
-  if (!Array.isArray(origins)) {
-    problems.push('csrf.allowedOrigins: must be an array of origins such as "https://app.example.com"');
-    return false;
-  }
-  for (const origin of origins) {
-    if (!isExactOrigin(origin)) problems.push(`csrf.allowedOrigins: ${describe(origin)} is not an origin (scheme://host[:port], no path or trailing slash)`);
-  }
-  return { allowedOrigins: origins.filter((origin): origin is string => typeof origin === 'string') };
-}
-
-function isExactOrigin(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
-  try {
-    return new URL(value).origin === value;
-  } catch {
-    return false;
-  }
+  return extended === undefined ? resolved : { ...resolved, ...extended };
 }
 
 function checkStore(label: string, store: unknown, problems: string[]): void {
@@ -392,7 +344,7 @@ function checkSecrets(secret: unknown, problems: string[]): string[] {
 function checkBoolean(label: string, value: unknown, fallback: boolean, problems: string[]): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') {
-    problems.push(`${label}: must be true or false (got ${describe(value)})`);
+    problems.push(`${label}: must be true or false (got ${describeOptionValue(value)})`);
     return fallback;
   }
   return value;
@@ -400,7 +352,7 @@ function checkBoolean(label: string, value: unknown, fallback: boolean, problems
 
 function checkDuration(label: string, value: unknown, problems: string[]): boolean {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    problems.push(`${label}: must be a positive whole number of milliseconds (got ${describe(value)})`);
+    problems.push(`${label}: must be a positive whole number of milliseconds (got ${describeOptionValue(value)})`);
     return false;
   }
   if (value < 1000) {
@@ -414,7 +366,8 @@ function checkDuration(label: string, value: unknown, problems: string[]): boole
   return true;
 }
 
-function describe(value: unknown): string {
+/** A value as an option problem quotes it. */
+export function describeOptionValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
   return String(value);

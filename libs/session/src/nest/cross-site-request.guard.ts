@@ -2,7 +2,7 @@ import { ForbiddenException, Injectable, type CanActivate, type ExecutionContext
 import { Reflector } from '@nestjs/core';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isCrossSiteRequest } from '../core/cross-site-request';
-import type { ResolvedSessionOptions } from '../core/session-options';
+import type { ResolvedSessionModuleSettings } from './session-module-options';
 import type { SessionHttpPlatform } from './http/session-http-platform';
 import { ALLOW_CROSS_SITE } from './session.constants';
 
@@ -15,7 +15,7 @@ import { ALLOW_CROSS_SITE } from './session.constants';
 export class CrossSiteRequestGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    private readonly options: ResolvedSessionOptions,
+    private readonly options: ResolvedSessionModuleSettings & { readonly trustProxy: boolean },
     private readonly platform: SessionHttpPlatform,
   ) {}
 

@@ -12,7 +12,7 @@ import { safeReturnUrl } from '../core/return-url';
 import type { SessionHandle, SessionUser } from '../core/session';
 import { LoginRequiredException } from './session.exceptions';
 import { PUBLIC_ROUTE, REQUIRED_ROLES } from './session.constants';
-import { requireSession, sessionManagerOf, type SessionAwareRequest } from './http/request-binding';
+import { requireSession, sessionBindingOf, type SessionAwareRequest } from './http/request-binding';
 
 type GuardedRequest = IncomingMessage & SessionAwareRequest & { originalUrl?: string };
 
@@ -71,7 +71,7 @@ export class SessionGuard implements CanActivate {
   protected handleAnonymous(_context: ExecutionContext, request: GuardedRequest): boolean {
     const isPageRequest = (request.method === 'GET' || request.method === 'HEAD') && prefersHtml(request.headers.accept);
     if (!isPageRequest) throw new UnauthorizedException('Authentication required');
-    const loginPath = sessionManagerOf(request)?.options.loginPath ?? '/login';
+    const loginPath = sessionBindingOf(request)?.loginPath ?? '/login';
     const returnTo = safeReturnUrl(request.originalUrl ?? request.url, '');
     if (returnTo === '' || returnTo === loginPath) throw new LoginRequiredException(loginPath);
     const separator = loginPath.includes('?') ? '&' : '?';

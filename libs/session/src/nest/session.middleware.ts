@@ -1,7 +1,10 @@
 import { Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
 import { SessionStoreError } from '../core/errors';
 import { SessionManager } from '../core/session-manager';
+import type { SessionBinding } from './http/request-binding';
 import { SESSION_HTTP_PLATFORM, type SessionHttpPlatform } from './http/session-http-platform';
+import { SESSION_OPTIONS } from './session.constants';
+import type { ResolvedSessionModuleOptions } from './session-module-options';
 import { SessionStoreUnavailableException } from './session.exceptions';
 
 /**
@@ -12,11 +15,16 @@ import { SessionStoreUnavailableException } from './session.exceptions';
 @Injectable()
 export class SessionMiddleware implements NestMiddleware {
   private readonly logger = new Logger('SessionModule');
+  /** One binding for every request: the manager and the settings the guard reads. */
+  private readonly binding: SessionBinding;
 
   constructor(
     @Inject(SessionManager) private readonly manager: SessionManager,
     @Inject(SESSION_HTTP_PLATFORM) private readonly platform: SessionHttpPlatform,
-  ) {}
+    @Inject(SESSION_OPTIONS) options: ResolvedSessionModuleOptions,
+  ) {
+    this.binding = { manager, loginPath: options.loginPath };
+  }
 
   async use(request: unknown, response: unknown, next: () => void): Promise<void> {
     const { platform, manager } = this;
@@ -31,7 +39,7 @@ export class SessionMiddleware implements NestMiddleware {
       }
       throw error;
     }
-    platform.attach(request, session, manager);
+    platform.attach(request, session, this.binding);
     platform.commitBeforeResponse(response, session, manager, this.logger);
     next();
   }

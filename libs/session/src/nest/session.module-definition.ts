@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { SessionOptions } from '../core/session-options';
+import type { SessionModuleInput } from './session-module-options';
 
 /** Extras of `forRoot` / `forRootAsync` beyond the session options themselves. */
 export interface SessionModuleExtras {
@@ -12,7 +12,7 @@ export const {
   MODULE_OPTIONS_TOKEN: SESSION_MODULE_OPTIONS,
   OPTIONS_TYPE: SESSION_MODULE_OPTIONS_TYPE,
   ASYNC_OPTIONS_TYPE: SESSION_MODULE_ASYNC_OPTIONS_TYPE,
-} = new ConfigurableModuleBuilder<SessionOptions>({ moduleName: 'Session' })
+} = new ConfigurableModuleBuilder<SessionModuleInput>({ moduleName: 'Session' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createSessionOptions')
   .setExtras<SessionModuleExtras>({ isGlobal: false }, (definition, extras) => ({
@@ -21,7 +21,7 @@ export const {
   }))
   .build();
 
-/** Argument of `SessionModule.forRoot()`: the session options plus `isGlobal`. */
+/** Argument of `SessionModule.forRoot()`: the session options, the module settings, and `isGlobal`. */
 export type SessionModuleOptions = typeof SESSION_MODULE_OPTIONS_TYPE;
 /** Argument of `SessionModule.forRootAsync()`. */
 export type SessionModuleAsyncOptions = typeof SESSION_MODULE_ASYNC_OPTIONS_TYPE;

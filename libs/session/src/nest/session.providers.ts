@@ -1,7 +1,7 @@
 import { Logger, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, HttpAdapterHost, Reflector } from '@nestjs/core';
 import { SessionConfigError, SessionInterruptedError } from '../core/errors';
-import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from '../core/session-options';
+import type { ResolvedSessionOptions } from '../core/session-options';
 import { SessionManager } from '../core/session-manager';
 import { SessionEvents } from '../core/session-events';
 import { SessionService } from '../core/session-service';
@@ -15,6 +15,7 @@ import { SessionStoreErrorFilter } from './session-store-error.filter';
 import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
 import { SessionInterruptedException, SessionStoreUnavailableException } from './session.exceptions';
 import { SessionGuard } from './session.guard';
+import { resolveSessionModuleOptions, type ResolvedSessionModuleOptions, type SessionModuleInput } from './session-module-options';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition';
 
 /**
@@ -28,14 +29,14 @@ export const sessionProviders: Provider[] = [
   { provide: SESSION_HTTP_PLATFORM, useValue: expressPlatform },
   {
     provide: SESSION_OPTIONS,
-    useFactory: (options: (SessionOptions & { isGlobal?: boolean }) | null | undefined): ResolvedSessionOptions => {
+    useFactory: (options: (SessionModuleInput & { isGlobal?: boolean }) | null | undefined): ResolvedSessionModuleOptions => {
       // A forRootAsync factory may return anything: refuse non-objects with the usual error.
       if (options === null || typeof options !== 'object' || Array.isArray(options)) {
         throw new SessionConfigError(['options: the forRootAsync factory must return an object with at least `secret`']);
       }
       // `isGlobal` is the builder's extra; it is not a session option.
       const { isGlobal: _isGlobal, ...sessionOptions } = options;
-      return resolveSessionOptions(sessionOptions);
+      return resolveSessionModuleOptions(sessionOptions);
     },
     inject: [SESSION_MODULE_OPTIONS],
   },
@@ -80,7 +81,7 @@ export const sessionProviders: Provider[] = [
     // Registered before the session guard, so a forged cross-site request is refused before
     // anything else looks at it. A pass-through when the csrf option is off.
     provide: APP_GUARD,
-    useFactory: (options: ResolvedSessionOptions, reflector: Reflector, platform: SessionHttpPlatform) =>
+    useFactory: (options: ResolvedSessionModuleOptions, reflector: Reflector, platform: SessionHttpPlatform) =>
       options.csrf === false ? { canActivate: () => true } : new CrossSiteRequestGuard(reflector, options, platform),
     inject: [SESSION_OPTIONS, Reflector, SESSION_HTTP_PLATFORM],
   },
@@ -88,7 +89,7 @@ export const sessionProviders: Provider[] = [
     // With guard: 'none' this is a pass-through, so the provider set is the same for forRoot and
     // forRootAsync (whose options are only known at boot).
     provide: APP_GUARD,
-    useFactory: (options: ResolvedSessionOptions, reflector: Reflector) =>
+    useFactory: (options: ResolvedSessionModuleOptions, reflector: Reflector) =>
       options.guard === 'global' ? new SessionGuard(reflector) : { canActivate: () => true },
     inject: [SESSION_OPTIONS, Reflector],
   },

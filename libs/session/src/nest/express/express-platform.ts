@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { isSecureRequest } from '../../core/request-security';
 import type { SessionRequest } from '../../core/session-request';
-import { bindManager, sessionManagerOf, type SessionAwareRequest } from '../http/request-binding';
+import { bindSession, sessionBindingOf, type SessionAwareRequest } from '../http/request-binding';
 import type { SessionHttpPlatform } from '../http/session-http-platform';
 import { commitBeforeResponse } from './commit-before-response';
 import { defineSessionProperty } from './session-accessor';
@@ -36,11 +36,11 @@ export const expressPlatform: SessionHttpPlatform = {
   },
 
   isAttached(request: unknown): boolean {
-    return sessionManagerOf(request as ExpressRequest) !== undefined;
+    return sessionBindingOf(request as ExpressRequest) !== undefined;
   },
 
-  attach(request, session, manager): void {
-    bindManager(request as ExpressRequest, manager);
+  attach(request, session, binding): void {
+    bindSession(request as ExpressRequest, binding);
     defineSessionProperty(request as ExpressRequest, session);
   },
 

@@ -2,7 +2,14 @@ import { SessionError } from '../../core/errors';
 import type { SessionHandle } from '../../core/session';
 import type { SessionManager } from '../../core/session-manager';
 
-const MANAGER = Symbol('session manager');
+const BINDING = Symbol('session binding');
+
+/** What the session middleware binds to a request: the manager that loaded its session, and where to sign in. */
+export interface SessionBinding {
+  readonly manager: SessionManager;
+  /** The module's `loginPath`, for `SessionGuard`'s redirect. */
+  readonly loginPath: string;
+}
 
 /**
  * A request the session glue has seen, on any platform: the platform attaches the session as
@@ -10,17 +17,22 @@ const MANAGER = Symbol('session manager');
  */
 export interface SessionAwareRequest {
   session?: SessionHandle | null;
-  [MANAGER]?: SessionManager;
+  [BINDING]?: SessionBinding;
 }
 
-/** Records which manager loaded the request's session (`SessionHttpPlatform.attach` calls it). */
-export function bindManager(request: SessionAwareRequest, manager: SessionManager): void {
-  request[MANAGER] = manager;
+/** Binds the manager (and the module settings the guard needs) to a request (`SessionHttpPlatform.attach` calls it). */
+export function bindSession(request: SessionAwareRequest, binding: SessionBinding): void {
+  request[BINDING] = binding;
+}
+
+/** What the session middleware bound to this request, if it ran. */
+export function sessionBindingOf(request: SessionAwareRequest): SessionBinding | undefined {
+  return request[BINDING];
 }
 
 /** The manager that loaded this request's session, if the session middleware ran. */
 export function sessionManagerOf(request: SessionAwareRequest): SessionManager | undefined {
-  return request[MANAGER];
+  return request[BINDING]?.manager;
 }
 
 /**
@@ -29,7 +41,7 @@ export function sessionManagerOf(request: SessionAwareRequest): SessionManager |
  */
 export function requireSession(request: SessionAwareRequest): SessionHandle {
   const session = request.session;
-  if (!session || !request[MANAGER]) {
+  if (!session || !request[BINDING]) {
     throw new SessionError(
       'No session on this request: import SessionModule.forRoot() in the application module',
       'SESSION_NOT_LOADED',

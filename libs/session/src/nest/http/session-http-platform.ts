@@ -1,6 +1,7 @@
 import type { SessionHandle } from '../../core/session';
 import type { SessionManager } from '../../core/session-manager';
 import type { SessionRequest } from '../../core/session-request';
+import type { SessionBinding } from './request-binding';
 
 /** Where the commit hooks report failures they handled. */
 export interface CommitLogger {
@@ -20,8 +21,8 @@ export interface SessionHttpPlatform {
   isSecure(request: unknown, trustProxy: boolean): boolean;
   /** Whether a session is attached already (the middleware mounted twice, by nested modules). */
   isAttached(request: unknown): boolean;
-  /** Attaches the loaded session: `req.session` for the application, the binding for `@Session()`. */
-  attach(request: unknown, session: SessionHandle, manager: SessionManager): void;
+  /** Attaches the loaded session: `req.session` for the application, the binding for `@Session()` and the guard. */
+  attach(request: unknown, session: SessionHandle, binding: SessionBinding): void;
   /**
    * Makes the response wait for the session's commit and carry its `Set-Cookie`, and answers 503
    * (409 for a session ended elsewhere) in its place when the commit fails.
