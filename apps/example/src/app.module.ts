@@ -1,15 +1,14 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
 import { SessionModule, type SessionOptions } from '@app/session';
-import { AccountSessionsController } from './account/account-sessions.controller';
+import { AccountModule } from './account/account.module';
 import { AuthModule } from './auth/auth.module';
 import type { ExampleConfig } from './config/example-config';
 import { EXAMPLE_CONFIG, ExampleConfigModule } from './config/example-config.module';
 import type { ExampleStore } from './store/example-store';
 import { EXAMPLE_STORE, ExampleStoreModule } from './store/example-store.module';
-import { HealthController } from './health/health.controller';
-import { PagesController } from './pages/pages.controller';
-import { VisitsController } from './visits/visits.controller';
+import { HealthModule } from './health/health.module';
+import { PagesModule } from './pages/pages.module';
+import { VisitsModule } from './visits/visits.module';
 
 /** Session options of the example, derived from its configuration and the opened store. */
 export function exampleSessionOptions(config: ExampleConfig, opened: ExampleStore): SessionOptions {
@@ -27,7 +26,7 @@ export function exampleSessionOptions(config: ExampleConfig, opened: ExampleStor
   };
 }
 
-/** The example application. */
+/** The example application: one module per feature, the session module global. */
 @Module({})
 export class AppModule {
   static register(config: ExampleConfig): DynamicModule {
@@ -36,14 +35,18 @@ export class AppModule {
       imports: [
         ExampleConfigModule.register(config),
         ExampleStoreModule.register(config.store),
+        // Global: every feature module's controllers get SessionService and the health indicator.
         SessionModule.forRootAsync({
+          isGlobal: true,
           inject: [EXAMPLE_CONFIG, EXAMPLE_STORE],
           useFactory: exampleSessionOptions,
         }),
         AuthModule.register(config.loginThrottle),
-        TerminusModule,
+        PagesModule,
+        VisitsModule,
+        AccountModule,
+        HealthModule,
       ],
-      controllers: [PagesController, VisitsController, HealthController, AccountSessionsController],
     };
   }
 }
