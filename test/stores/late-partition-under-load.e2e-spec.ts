@@ -9,7 +9,6 @@ import {
   MysqlStore,
   PostgresStore,
   RedisStore,
-  redisReconnectStrategy,
   type SessionPatch,
   type SessionRecord,
   type SessionStore,
@@ -19,6 +18,7 @@ import type { ExampleSessionMode } from '../../apps/example/src/config/example-c
 import type { ExampleStore } from '../../apps/example/src/store/example-store';
 import { isStoreUnavailable, send, sessionCookieIn, startExampleOn, type Answer } from '../support/example-on-store';
 import { describeWithService, uniqueName, type Service } from '../support/services';
+import { partitionReadyRedisOptions } from '../support/redis-options';
 import { TcpProxy } from '../support/tcp-proxy';
 import { sleep, storeKeyOf } from '../support/test-stores';
 
@@ -222,18 +222,7 @@ function directReader(store: SessionStore): (cookie: string) => Promise<number |
 async function openRedis(mode: ExampleSessionMode): Promise<Fixture> {
   const prefix = `${uniqueName('late_partition')}:`;
   const proxy = await new TcpProxy(6379).start();
-  const client = createClient({
-    socket: {
-      host: '127.0.0.1',
-      port: proxy.port,
-      socketTimeout: 400,
-      connectTimeout: 400,
-      reconnectStrategy: redisReconnectStrategy,
-    },
-    pingInterval: 200,
-    RESP: 3,
-    emitInvalidate: true,
-  });
+  const client = createClient({ ...partitionReadyRedisOptions(proxy.port), RESP: 3, emitInvalidate: true });
   client.on('error', () => undefined); // the example logs these; here they are expected
   await client.connect();
   const admin = createClient({ url: 'redis://127.0.0.1:6379' });

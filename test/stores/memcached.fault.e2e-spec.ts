@@ -8,7 +8,7 @@ import { Session, SessionModule, type SessionStore } from '@app/session';
 import { MemcachedStore } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
-import { sessionCookieFrom, shouldAnswerStoreUnavailable, sleep, storeKeyOf, TEST_SECRET } from '../support/test-stores';
+import { sessionCookieFrom, shouldAnswerStoreUnavailable, sleep, storeKeyOf, TEST_SECRET, timeToFirstWrite } from '../support/test-stores';
 
 type AppSession = Session<{ value: string }>;
 
@@ -131,19 +131,6 @@ describeWithService('memcached')('MemcachedStore back within a second of memcach
     );
   }
 
-  /** Milliseconds from now until a new session's first write succeeds (each attempt bounded by the operation timeout). */
-  async function timeToFirstWrite(): Promise<number> {
-    const started = performance.now();
-    for (;;) {
-      try {
-        await store.set(newSessionKey(), record());
-        return performance.now() - started;
-      } catch {
-        // Not back yet: the next attempt is a new request.
-      }
-    }
-  }
-
   const outages: Array<[string, () => void, () => void]> = [
     ['refused connections (cut / restore)', () => proxy.cut(), () => proxy.restore()],
     // Open connections freeze; the ones open during the partition deliver what they held 1.5 s
@@ -160,7 +147,7 @@ describeWithService('memcached')('MemcachedStore back within a second of memcach
       goDown();
       await sleep(2_000);
       comeBack();
-      timings.push(await timeToFirstWrite());
+      timings.push(await timeToFirstWrite(store, newSessionKey));
       await load;
       await proxy.released();
     }

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'redis';
-import { RedisStore, redisReconnectStrategy, SessionStoreError, type RedisStoreClient, type SessionRecord } from '@app/session';
+import { RedisStore, SessionStoreError, type RedisStoreClient, type SessionRecord } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
+import { partitionReadyRedisOptions } from '../support/redis-options';
 import { TcpProxy } from '../support/tcp-proxy';
 import { sleep } from '../support/test-stores';
 
@@ -221,18 +222,7 @@ describeWithService('redis')('RedisStore localCache when its connection stops an
   beforeAll(async () => {
     prefix = `${uniqueName('csc')}:`;
     proxy = await new TcpProxy(6379).start();
-    client = createClient({
-      socket: {
-        host: '127.0.0.1',
-        port: proxy.port,
-        socketTimeout: 400,
-        connectTimeout: 400,
-        reconnectStrategy: redisReconnectStrategy,
-      },
-      pingInterval: 200,
-      RESP: 3,
-      emitInvalidate: true,
-    });
+    client = createClient({ ...partitionReadyRedisOptions(proxy.port), RESP: 3, emitInvalidate: true });
     client.on('error', () => undefined);
     await client.connect();
     admin = createClient({ url: REDIS_URL });

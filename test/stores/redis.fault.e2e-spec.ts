@@ -7,8 +7,9 @@ import request from 'supertest';
 import { Session, SessionModule } from '@app/session';
 import { RedisStore, redisReconnectStrategy, SessionStoreError } from '@app/session';
 import { describeWithService, uniqueName } from '../support/services';
+import { partitionReadyRedisOptions } from '../support/redis-options';
 import { TcpProxy } from '../support/tcp-proxy';
-import { sessionCookieFrom, sessionIdOf, shouldAnswerStoreUnavailable, sleep, storeKeyOf, TEST_SECRET } from '../support/test-stores';
+import { sessionCookieFrom, sessionIdOf, shouldAnswerStoreUnavailable, sleep, storeKeyOf, TEST_SECRET, timeToFirstWrite } from '../support/test-stores';
 
 type AppSession = Session<{ value: string }>;
 
@@ -131,26 +132,18 @@ describeWithService('redis')('A Nest app on RedisStore when Redis goes away and 
  * The library's `redisReconnectStrategy` (see its TSDoc): a capped, jittered backoff after
  * refused connections, and an immediate retry after a timed-out attempt. node-redis's default
  * caps at 2 s (plus up to 200 ms of jitter), so after an outage of a few seconds the first request
- * after Redis came back waited 560-1,041 ms here, and it gives up after a socket timeout.
- *
- * With it, the socket options and ping interval RedisStore recommends (see its TSDoc): a
- * partition freezes the open connection without closing it, and only `socketTimeout` (an idle
- * timeout) makes node-redis leave it, once the store stops writing onto it.
+ * after Redis came back waited 560-1,041 ms here, and it gives up after a socket timeout. The
+ * suite below runs it with the rest of the options RedisStore recommends (partitionReadyRedisOptions).
  */
-const reconnectStrategy = redisReconnectStrategy;
-
 describe('redisReconnectStrategy with node-redis errors', () => {
   it("retries at once after node-redis's own timeout errors, and backs off after a refusal", () => {
     for (const cause of [new SocketTimeoutError(400), new ConnectionTimeoutError()]) {
-      expect(reconnectStrategy(6, cause)).toBeLessThanOrEqual(50);
+      expect(redisReconnectStrategy(6, cause)).toBeLessThanOrEqual(50);
     }
-    expect(reconnectStrategy(6, new Error('connect ECONNREFUSED 127.0.0.1:6379'))).toBeGreaterThanOrEqual(250);
+    expect(redisReconnectStrategy(6, new Error('connect ECONNREFUSED 127.0.0.1:6379'))).toBeGreaterThanOrEqual(250);
   });
 });
 
-/** The rest of the recommended socket options (see RedisStore's TSDoc). */
-const RECOMMENDED_SOCKET = { socketTimeout: 400, connectTimeout: 400 } as const;
-const PING_INTERVAL_MS = 200;
 
 describeWithService('redis')('RedisStore back within a second of Redis, outage after outage', () => {
   const OPERATION_TIMEOUT_MS = 300;
@@ -165,7 +158,7 @@ describeWithService('redis')('RedisStore back within a second of Redis, outage a
     admin.on('error', () => undefined);
     await admin.connect();
     proxy = await new TcpProxy(6379).start();
-    client = createClient({ socket: { host: '127.0.0.1', port: proxy.port, reconnectStrategy, ...RECOMMENDED_SOCKET }, pingInterval: PING_INTERVAL_MS });
+    client = createClient(partitionReadyRedisOptions(proxy.port));
     client.on('error', () => undefined);
     await client.connect();
     store = new RedisStore({ client, prefix, operationTimeout: OPERATION_TIMEOUT_MS });
@@ -184,21 +177,6 @@ describeWithService('redis')('RedisStore back within a second of Redis, outage a
 
   const record = () => ({ data: { n: 0 }, createdAt: Date.now(), touchedAt: Date.now(), expiresAt: Date.now() + 60_000 });
   const newSessionKey = () => storeKeyOf(`sid=${randomBytes(32).toString('base64url')}`);
-
-  /** Milliseconds from now until a new session's first write succeeds (each attempt bounded by the operation timeout). */
-  async function timeToFirstWrite(): Promise<number> {
-    const started = performance.now();
-    for (;;) {
-      try {
-        await store.set(newSessionKey(), record());
-        return performance.now() - started;
-      } catch {
-        // Not back yet: the next attempt is a new request. A store that fails at once (a suspect
-        // connection) must not turn this into a loop that never yields to the event loop.
-        await sleep(5);
-      }
-    }
-  }
 
   const outages: Array<[string, () => void, () => void]> = [
     ['refused connections (cut / restore)', () => proxy.cut(), () => proxy.restore()],
@@ -222,7 +200,7 @@ describeWithService('redis')('RedisStore back within a second of Redis, outage a
       const until = Date.now() + 3_000;
       while (Date.now() < until) await store.set(newSessionKey(), record()).catch(() => sleep(50));
       comeBack();
-      timings.push(await timeToFirstWrite());
+      timings.push(await timeToFirstWrite(store, newSessionKey));
       await proxy.released();
       await waitUntil(() => client.isReady);
     }

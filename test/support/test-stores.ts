@@ -231,3 +231,22 @@ export function shouldAnswerStoreUnavailable(response: Response): void {
   expect(response.body).toMatchObject({ statusCode: 503, message: expect.stringMatching(/^Session store unavailable/) });
   expect(setCookieFor(response)).toBeUndefined();
 }
+
+/**
+ * Milliseconds from now until a write of a new session to `store` succeeds, each attempt a new
+ * request bounded by the store's operation timeout. A store that fails at once (a suspect
+ * connection) gets 5 ms between attempts, so the loop never starves the event loop.
+ * @param newKey - A fresh store key per attempt (a test may record them for its cleanup).
+ */
+export async function timeToFirstWrite(store: SessionStore, newKey: () => string): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const now = Date.now();
+    try {
+      await store.set(newKey(), { data: { n: 0 }, createdAt: now, touchedAt: now, expiresAt: now + 60_000 });
+      return performance.now() - started;
+    } catch {
+      await sleep(5);
+    }
+  }
+}

@@ -22,9 +22,6 @@ export function revokedUntil(createdAt: number, lastAccepted: number, policy: Ex
   return computeExpiresAt({ createdAt, touchedAt: lastAccepted }, policy);
 }
 
-/** What the list keeps under a revoked session's key (the format every earlier version wrote). */
-const REVOKED_DATA = Object.freeze({ revoked: true });
-
 /**
  * The revocation list kept in the application's session store, one record per revoked session
  * under the session's own key (which a client-side session never uses otherwise): any record
@@ -40,7 +37,8 @@ export class StoreRevocationList implements RevocationList {
   }
 
   revoke(key: string, revocation: { readonly createdAt: number; readonly until: number }): Promise<void> {
-    const record: SessionRecord = { data: { ...REVOKED_DATA }, createdAt: revocation.createdAt, touchedAt: this.#clock(), expiresAt: revocation.until };
+    // `{ revoked: true }`: the format every earlier version wrote (any record there means revoked).
+    const record: SessionRecord = { data: { revoked: true }, createdAt: revocation.createdAt, touchedAt: this.#clock(), expiresAt: revocation.until };
     return storeCall('set', () => this.#store.set(key, record));
   }
 
