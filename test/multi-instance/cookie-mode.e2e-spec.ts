@@ -81,7 +81,7 @@ describeWithService('redis')('key rotation in cookie mode, rolled out one instan
 
   async function start(name: string, secrets: readonly string[]): Promise<Instance> {
     const config = exampleConfig({ ...env, SESSION_SECRET: secretsEnv(secrets) });
-    expect(config.sessionSecrets).toEqual(secrets);
+    expect(config.session.secrets).toEqual(secrets);
     return startInstance(name, config);
   }
 
@@ -154,7 +154,7 @@ describeWithService('redis')('key rotation in cookie mode, rolled out one instan
     }
 
     // Done: every instance on [new, old]; everyone still signed in, on cookies sealed with new.
-    expect(fleet.map((instance) => instance.config.sessionSecrets)).toEqual([
+    expect(fleet.map((instance) => instance.config.session.secrets)).toEqual([
       [NEW_SECRET, OLD_SECRET],
       [NEW_SECRET, OLD_SECRET],
       [NEW_SECRET, OLD_SECRET],

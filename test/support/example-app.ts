@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import { AppModule } from '../../apps/example/src/app.module';
 import { configureExampleApp } from '../../apps/example/src/app.setup';
@@ -35,9 +36,20 @@ export async function createExampleApp(overrides: Partial<ExampleConfig> = {}): 
     }),
     ...overrides,
   };
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.register(config)] }).compile();
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+    .overrideProvider(ConfigService)
+    .useValue(exampleConfigService(config))
+    .compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
-  configureExampleApp(app, config);
+  configureExampleApp(app);
   await app.init();
   return app;
+}
+
+/**
+ * The `ConfigService` the example reads, holding `config` (in place of the one `ConfigModule`
+ * builds from this process's environment): tests configure each app they boot on its own.
+ */
+export function exampleConfigService(config: ExampleConfig): ConfigService<ExampleConfig, true> {
+  return new ConfigService<ExampleConfig, true>(config);
 }

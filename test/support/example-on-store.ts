@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from '../../apps/example/src/app.module';
@@ -7,6 +8,7 @@ import { configureExampleApp } from '../../apps/example/src/app.setup';
 import { loadExampleConfig, type ExampleSessionMode } from '../../apps/example/src/config/example-config';
 import type { ExampleStore } from '../../apps/example/src/store/example-store';
 import { EXAMPLE_STORE } from '../../apps/example/src/store/example-store.module';
+import { exampleConfigService } from './example-app';
 import { TEST_SECRET } from './test-stores';
 
 /**
@@ -26,12 +28,14 @@ export async function startExampleOn(mode: ExampleSessionMode, opened: ExampleSt
     LOGIN_ATTEMPTS_PER_ACCOUNT: '1000000',
     LOGIN_ATTEMPTS_PER_CLIENT: '1000000',
   });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.register(config)] })
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+    .overrideProvider(ConfigService)
+    .useValue(exampleConfigService(config))
     .overrideProvider(EXAMPLE_STORE)
     .useValue(opened)
     .compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
-  configureExampleApp(app, config);
+  configureExampleApp(app);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { app, base: `http://127.0.0.1:${port}` };

@@ -1,18 +1,22 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { ThrottlerModule } from '@nestjs/throttler';
-import type { LoginThrottleConfig } from '../config/example-config';
+import type { ExampleConfig } from '../config/example-config';
 import { AuthController } from './auth.controller';
 import { LoginThrottlerGuard, loginThrottlers } from './login-throttler.guard';
 import { UsersService } from './users.service';
 
-@Module({})
-export class AuthModule {
-  static register(throttle: LoginThrottleConfig): DynamicModule {
-    return {
-      module: AuthModule,
-      imports: [ThrottlerModule.forRoot({ throttlers: loginThrottlers(throttle), setHeaders: false })],
-      controllers: [AuthController],
-      providers: [UsersService, LoginThrottlerGuard],
-    };
-  }
-}
+@Module({
+  imports: [
+    ThrottlerModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<ExampleConfig, true>) => ({
+        throttlers: loginThrottlers(config.get('loginThrottle', { infer: true })),
+        setHeaders: false,
+      }),
+    }),
+  ],
+  controllers: [AuthController],
+  providers: [UsersService, LoginThrottlerGuard],
+})
+export class AuthModule {}

@@ -1,18 +1,19 @@
-import { Global, Module, type DynamicModule } from '@nestjs/common';
-import type { ExampleConfig } from './example-config';
+import { ConfigModule } from '@nestjs/config';
+import { loadExampleConfig } from './example-config';
 
-/** Injection token of the {@link ExampleConfig}. */
-export const EXAMPLE_CONFIG = Symbol('EXAMPLE_CONFIG');
+/**
+ * The example's configuration, for every module: the environment (and a `.env` file in the
+ * working directory, when there is one; variables already set win), checked once at boot by
+ * {@link loadExampleConfig}, which lists every problem at once. Read it with
+ * `ConfigService<ExampleConfig, true>`: `config.get('store', { infer: true })`.
+ */
+export const ExampleConfigModule = ConfigModule.forRoot({
+  isGlobal: true,
+  cache: true,
+  validate: loadExampleConfig,
+});
 
-/** Provides the example's configuration to every module. */
-@Global()
-@Module({})
-export class ExampleConfigModule {
-  static register(config: ExampleConfig): DynamicModule {
-    return {
-      module: ExampleConfigModule,
-      providers: [{ provide: EXAMPLE_CONFIG, useValue: config }],
-      exports: [EXAMPLE_CONFIG],
-    };
-  }
-}
+// forRoot() validates as this file loads, before Nest awaits the module. Until then nothing
+// handles a rejection, and Node would print it itself (a stack trace, not the list of problems).
+// NestFactory.create still receives the error, and main.ts prints the list.
+ExampleConfigModule.catch(() => undefined);

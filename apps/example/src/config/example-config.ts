@@ -29,15 +29,32 @@ export interface ExampleStoreConfig {
   readonly keyPrefix: string;
 }
 
-/** Configuration of the example app, read from the environment once at start. */
+/**
+ * Configuration of the example app, read from the environment once at start by `ConfigModule`
+ * (see `example-config.module.ts`) and read back with `ConfigService<ExampleConfig, true>`. Every
+ * top-level entry is an object: `ConfigModule` copies top-level strings, numbers and booleans of
+ * the validated configuration into `process.env`, and these are not environment variables.
+ */
 export interface ExampleConfig {
-  readonly port: number;
-  /** Session secrets, newest first. */
-  readonly sessionSecrets: readonly string[];
-  readonly trustProxy: boolean;
-  readonly production: boolean;
+  readonly http: ExampleHttpConfig;
+  readonly session: ExampleSessionConfig;
   readonly store: ExampleStoreConfig;
   readonly loginThrottle: LoginThrottleConfig;
+}
+
+/** The HTTP server (`PORT`, `TRUST_PROXY`). */
+export interface ExampleHttpConfig {
+  readonly port: number;
+  /** Behind a reverse proxy: client address and protocol from `X-Forwarded-*`. */
+  readonly trustProxy: boolean;
+}
+
+/** The session cookie (`SESSION_SECRET`, `NODE_ENV`). */
+export interface ExampleSessionConfig {
+  /** Session secrets, newest first. */
+  readonly secrets: readonly string[];
+  /** `NODE_ENV=production`: a `__Host-` cookie, always `Secure`, and the demo secret refused. */
+  readonly production: boolean;
 }
 
 /** Login throttling (`LOGIN_ATTEMPTS_PER_ACCOUNT`, `LOGIN_ATTEMPTS_PER_CLIENT`, `LOGIN_ATTEMPT_WINDOW`). */
@@ -62,9 +79,15 @@ export const DEMO_SESSION_SECRET = 'demo-only-secret-never-use-in-production-012
 
 /** Thrown when the environment is invalid; lists every problem. */
 export class ExampleConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
+  declare readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
     super(`Invalid environment:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
     this.name = 'ExampleConfigError';
+    // What the operator needs is the list, not where in the example it was found: Nest logs the
+    // error as it fails to start, and a stack trace (or the list printed twice) would bury it.
+    this.stack = `${this.name}: ${this.message}`;
+    Object.defineProperty(this, 'problems', { value: problems, enumerable: false });
   }
 }
 
@@ -75,9 +98,13 @@ export class ExampleConfigError extends Error {
  * memory; `cookie` seals the session in the cookie, with `REVOCATION_STORE` for the revocation list),
  * `REDIS_URL`, `DATABASE_URL`, `MYSQL_URL`, `MEMCACHED_URL` (defaults: the standard ports on
  * 127.0.0.1), `REDIS_CLUSTER_NODES` (`host:port,host:port,...`: use a Redis Cluster instead of
- * `REDIS_URL`), `SESSION_TABLE` (default sessions) and `SESSION_KEY_PREFIX` (default sess:).
+ * `REDIS_URL`), `SESSION_TABLE` (default sessions), `SESSION_KEY_PREFIX` (default sess:) and the
+ * login throttle (`LOGIN_ATTEMPTS_PER_ACCOUNT`, `LOGIN_ATTEMPTS_PER_CLIENT`, `LOGIN_ATTEMPT_WINDOW`).
+ *
+ * `ConfigModule.forRoot`'s `validate` function: it throws one {@link ExampleConfigError} listing
+ * every problem, so a misconfigured deployment is fixed in one round, not one variable per start.
  */
-export function loadExampleConfig(env: NodeJS.ProcessEnv = process.env): ExampleConfig {
+export function loadExampleConfig(env: Readonly<Record<string, string | undefined>>): ExampleConfig {
   const problems: string[] = [];
   const production = env.NODE_ENV === 'production';
 
@@ -135,7 +162,7 @@ export function loadExampleConfig(env: NodeJS.ProcessEnv = process.env): Example
   };
 
   if (problems.length > 0) throw new ExampleConfigError(problems);
-  return { port, sessionSecrets, trustProxy, production, store, loginThrottle };
+  return { http: { port, trustProxy }, session: { secrets: sessionSecrets, production }, store, loginThrottle };
 }
 
 /** `REDIS_CLUSTER_NODES`: comma-separated `host:port` entries (IPv6 hosts in brackets). */

@@ -41,7 +41,7 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
       });
       // node-redis reconnects by itself; without a listener an 'error' event would end the process.
       client.on('error', (error: Error) => {
-        logger.warn(`Redis: ${error.message}`, 'SessionStore');
+        logger.warn(`Redis: ${error.message}`);
       });
       await client.connect();
       return {
@@ -56,7 +56,7 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
       const pool = new Pool({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2_000, max: 10 });
       // pg emits 'error' when an idle connection drops; unhandled, it would end the process.
       pool.on('error', (error) => {
-        logger.warn(`PostgreSQL: ${error.message}`, 'SessionStore');
+        logger.warn(`PostgreSQL: ${error.message}`);
       });
       const store = new PostgresStore({ pool, tableName: config.table });
       await store.createTable();
@@ -94,7 +94,7 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
 async function openRedisCluster(config: ExampleStoreConfig, logger: LoggerService): Promise<ExampleStore> {
   const cluster = createCluster({ rootNodes: config.redisClusterNodes.map((node) => ({ url: `redis://${node}` })) });
   cluster.on('error', (error: Error) => {
-    logger.warn(`Redis Cluster: ${error.message}`, 'SessionStore');
+    logger.warn(`Redis Cluster: ${error.message}`);
   });
   await cluster.connect();
   return {
