@@ -229,6 +229,30 @@ describe('auth flow', () => {
       expect(login.headers.location).toBe('/articles/create');
     });
 
+    it.each([
+      ['a Latin-1 letter', '/articles/café', '/articles/caf%C3%A9'],
+      ['letters beyond Latin-1', '/articles/日本?q=東京', '/articles/%E6%97%A5%E6%9C%AC?q=%E6%9D%B1%E4%BA%AC'],
+      ['a path already percent-encoded (not encoded twice)', '/articles/caf%C3%A9', '/articles/caf%C3%A9'],
+    ])('a remembered page with %s is sent back percent-encoded in Location', async (_, remembered, location) => {
+      const browser = request.agent(server);
+      await browser.get(`/login?returnTo=${encodeURIComponent(remembered)}`).set('Accept', BROWSER_ACCEPT).expect(200);
+
+      const login = await submitLoginForm(browser, ALICE);
+
+      expect(login.status).toBe(303);
+      expect(login.headers.location).toBe(location);
+    });
+
+    it('a wrong password in the form gets the login page again with 401, not cached, the form filled in for a retry', async () => {
+      const failed = await submitLoginForm(request.agent(server), { username: 'alice', password: 'typo' });
+
+      expect(failed.status).toBe(401);
+      expect(failed.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(failed.headers['cache-control']).toBe('no-store');
+      expect(failed.text).toContain('Invalid username or password');
+      expect(failed.text).toContain('<form method="post" action="/login">');
+    });
+
     it('after logout, a replayed copy of the old cookie is dead server-side and is not revived by new writes', async () => {
       const browser = request.agent(server);
       const login = await submitLoginForm(browser, ALICE);

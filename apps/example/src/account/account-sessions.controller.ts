@@ -1,7 +1,19 @@
-import { Controller, Get, HttpStatus, Inject, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import {
+  Controller,
+  Get,
+  Header,
+  Headers,
+  Inject,
+  NotFoundException,
+  NotImplementedException,
+  Param,
+  Post,
+  UseGuards,
+} from '@nestjs/common';
 import { Session, SessionGuard, SessionService, type UserSession } from '@app/session';
 import { viewerOf, type ExampleSession } from '../auth/session-user';
+import { prefersJson } from '../http/negotiation';
+import { noContent, seeOther } from '../http/replies';
 import { escapeHtml, renderPage } from '../pages/html';
 
 const PAGE = '/account/sessions';
@@ -19,7 +31,8 @@ interface SessionSummary {
 /**
  * "Your sessions": the signed-in user's devices, with "sign out this device" and "sign out
  * everywhere else". HTML for browsers, JSON for API clients; forms get 303 back to the page,
- * JSON requests 204.
+ * JSON requests 204. A returned string is sent as HTML, an array as JSON, and a web `Response`
+ * (`seeOther`, `noContent`) as it is; errors are Nest exceptions, answered as JSON.
  */
 @Controller('account/sessions')
 @UseGuards(SessionGuard)
@@ -27,76 +40,69 @@ export class AccountSessionsController {
   constructor(@Inject(SessionService) private readonly sessions: SessionService) {}
 
   @Get()
-  async list(@Req() request: Request, @Res() response: Response, @Session() session: ExampleSession): Promise<void> {
-    response.setHeader('Cache-Control', 'no-store');
+  @Header('Cache-Control', 'no-store')
+  async list(
+    @Headers('content-type') contentType: string | undefined,
+    @Headers('accept') accept: string | undefined,
+    @Session() session: ExampleSession,
+  ): Promise<SessionSummary[] | string> {
     const userId = session.user!.id;
-    const wantsJson = prefersJson(request);
+    const wantsJson = prefersJson(contentType, accept);
     if (!this.sessions.canListSessions) {
-      if (wantsJson) response.status(HttpStatus.NOT_IMPLEMENTED).json({ statusCode: 501, message: CANNOT_LIST });
-      else response.type('html').send(renderPage('Your sessions', `<p class="muted">${escapeHtml(CANNOT_LIST)}</p>`, viewerOf(session), session.consumeFlash()));
-      return;
+      if (wantsJson) throw new NotImplementedException({ statusCode: 501, message: CANNOT_LIST });
+      return renderPage('Your sessions', `<p class="muted">${escapeHtml(CANNOT_LIST)}</p>`, viewerOf(session), session.consumeFlash());
     }
     const list = await this.sessions.listForUser(userId, { current: session });
-    if (wantsJson) {
-      response.json(list.map(summary));
-      return;
-    }
-    response.type('html').send(renderPage('Your sessions', renderSessionList(list), viewerOf(session), session.consumeFlash()));
+    if (wantsJson) return list.map(summary);
+    return renderPage('Your sessions', renderSessionList(list), viewerOf(session), session.consumeFlash());
   }
 
   /** Signs one of the user's devices out ("sign out this device"); this one included. */
   @Post(':id/revoke')
-  async revoke(@Req() request: Request, @Res() response: Response, @Session() session: ExampleSession, @Param('id') id: string): Promise<void> {
+  async revoke(
+    @Headers('content-type') contentType: string | undefined,
+    @Headers('accept') accept: string | undefined,
+    @Session() session: ExampleSession,
+    @Param('id') id: string,
+  ): Promise<Response> {
     const userId = session.user!.id;
+    const wantsJson = prefersJson(contentType, accept);
     if (this.sessions.isCurrent(id, session)) {
       // This device: an ordinary logout, then a fresh session for the message on the login page.
       await session.logout();
       const next = await session.regenerate();
-      if (prefersJson(request)) {
-        response.status(HttpStatus.NO_CONTENT).end();
-        return;
-      }
+      if (wantsJson) return noContent();
       next.flash('info', 'This device was signed out.');
-      response.redirect(HttpStatus.SEE_OTHER, '/login');
-      return;
+      return seeOther('/login');
     }
     // Only the user's own sessions: another user's id (or a made-up one) revokes nothing.
     const revoked = await this.sessions.revoke(id, { userId });
-    if (prefersJson(request)) {
-      if (revoked) response.status(HttpStatus.NO_CONTENT).end();
-      else response.status(HttpStatus.NOT_FOUND).json({ statusCode: 404, message: 'No such session of yours (it may have ended already)' });
-      return;
+    if (wantsJson) {
+      if (!revoked) throw new NotFoundException({ statusCode: 404, message: 'No such session of yours (it may have ended already)' });
+      return noContent();
     }
     session.flash(revoked ? 'info' : 'error', revoked ? 'That device was signed out.' : 'That session had already ended.');
-    response.redirect(HttpStatus.SEE_OTHER, PAGE);
+    return seeOther(PAGE);
   }
 
   /** Signs out every other device of the user ("sign out everywhere else"). */
   @Post('revoke-others')
-  async revokeOthers(@Req() request: Request, @Res() response: Response, @Session() session: ExampleSession): Promise<void> {
+  async revokeOthers(
+    @Headers('content-type') contentType: string | undefined,
+    @Headers('accept') accept: string | undefined,
+    @Session() session: ExampleSession,
+  ): Promise<Response> {
+    const wantsJson = prefersJson(contentType, accept);
     if (!this.sessions.canListSessions) {
-      if (prefersJson(request)) {
-        response.status(HttpStatus.NOT_IMPLEMENTED).json({ statusCode: 501, message: CANNOT_LIST });
-      } else {
-        session.flash('error', CANNOT_LIST);
-        response.redirect(HttpStatus.SEE_OTHER, PAGE);
-      }
-      return;
+      if (wantsJson) throw new NotImplementedException({ statusCode: 501, message: CANNOT_LIST });
+      session.flash('error', CANNOT_LIST);
+      return seeOther(PAGE);
     }
     const count = await this.sessions.revokeAllForUser(session.user!.id, { except: session });
-    if (prefersJson(request)) {
-      response.status(HttpStatus.NO_CONTENT).end();
-      return;
-    }
+    if (wantsJson) return noContent();
     session.flash('info', count === 1 ? 'Signed out 1 other session.' : `Signed out ${count} other sessions.`);
-    response.redirect(HttpStatus.SEE_OTHER, PAGE);
+    return seeOther(PAGE);
   }
-}
-
-/** JSON when the client sends or prefers it; HTML (forms, browsers) otherwise. */
-function prefersJson(request: Request): boolean {
-  if (request.is('application/json') === 'application/json') return true;
-  return request.accepts(['html', 'json']) === 'json';
 }
 
 function summary(entry: UserSession): SessionSummary {

@@ -1,6 +1,7 @@
-import { Body, Controller, Get, Header, HttpCode, Post, Query, Req, Res, UnsupportedMediaTypeException, UseGuards } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { Body, Controller, Get, Header, Headers, HttpCode, Post, Query, UnauthorizedException, UnsupportedMediaTypeException, UseGuards } from '@nestjs/common';
 import { safeReturnUrl, Session, SessionGuard } from '@app/session';
+import { acceptsHtml, sendsForm, sendsJson } from '../http/negotiation';
+import { htmlPage, noContent, seeOther } from '../http/replies';
 import { escapeHtml, renderPage } from '../pages/html';
 import { parseCredentials } from './credentials';
 import { viewerOf, type ExampleSession } from './session-user';
@@ -8,6 +9,12 @@ import { LoginThrottlerGuard } from './login-throttler.guard';
 import { UsersService } from './users.service';
 
 const INVALID_CREDENTIALS = 'Invalid username or password';
+
+/** What a JSON login answers. */
+interface SignedIn {
+  readonly username: string;
+  readonly roles: readonly string[];
+}
 
 /** Login, logout and "who am I". */
 @Controller()
@@ -30,32 +37,30 @@ export class AuthController {
    */
   @Post('login')
   @UseGuards(LoginThrottlerGuard)
-  async login(@Req() request: Request, @Res() response: Response, @Body() body: unknown, @Session() session: ExampleSession): Promise<void> {
-    const isForm = request.is('application/x-www-form-urlencoded') === 'application/x-www-form-urlencoded';
-    if (!isForm && request.is('application/json') !== 'application/json') {
+  @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
+  async login(
+    @Headers('content-type') contentType: string | undefined,
+    @Body() body: unknown,
+    @Session() session: ExampleSession,
+  ): Promise<SignedIn | Response> {
+    const isForm = sendsForm(contentType);
+    if (!isForm && !sendsJson(contentType)) {
       throw new UnsupportedMediaTypeException('Send the login as application/json or an HTML form');
     }
     const credentials = parseCredentials(body);
     const user = await this.users.verifyCredentials(credentials.username, credentials.password);
     if (!user) {
-      if (isForm) {
-        response.status(401).type('html').setHeader('Cache-Control', 'no-store');
-        response.send(renderLoginPage(session, INVALID_CREDENTIALS));
-      } else {
-        response.status(401).json({ statusCode: 401, error: 'Unauthorized', message: INVALID_CREDENTIALS });
-      }
-      return;
+      if (isForm) return htmlPage(401, renderLoginPage(session, INVALID_CREDENTIALS));
+      throw new UnauthorizedException(INVALID_CREDENTIALS);
     }
     const returnTo = safeReturnUrl(session.returnTo, '/');
     // login() rotates the session id: an id planted before login never becomes authenticated.
     await session.login({ id: user.username, username: user.username, roles: user.roles });
-    if (isForm) {
-      // Shown once, on the page the redirect leads to.
-      session.flash('info', `Signed in as ${user.username}`);
-      response.redirect(303, returnTo);
-    } else {
-      response.status(200).json({ username: user.username, roles: user.roles });
-    }
+    if (!isForm) return { username: user.username, roles: user.roles };
+    // Shown once, on the page the redirect leads to.
+    session.flash('info', `Signed in as ${user.username}`);
+    return seeOther(returnTo);
   }
 
   /**
@@ -63,16 +68,17 @@ export class AuthController {
    * (a new, anonymous session carries the message). JSON: 204, and the cookie is expired.
    */
   @Post('logout')
-  async logout(@Req() request: Request, @Res() response: Response, @Session() session: ExampleSession): Promise<void> {
+  async logout(
+    @Headers('content-type') contentType: string | undefined,
+    @Headers('accept') accept: string | undefined,
+    @Session() session: ExampleSession,
+  ): Promise<Response> {
     const wasSignedIn = session.user !== undefined;
     await session.logout();
-    if (request.is('application/json') === 'application/json' || !request.accepts('html')) {
-      response.status(204).end();
-      return;
-    }
+    if (sendsJson(contentType) || !acceptsHtml(accept)) return noContent();
     // The old session is gone from the store; the message lives in a fresh one with a new id.
     if (wasSignedIn) (await session.regenerate()).flash('info', 'You have been signed out.');
-    response.redirect(303, '/login');
+    return seeOther('/login');
   }
 
   /** The signed-in user, or 401. */
