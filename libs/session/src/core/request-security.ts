@@ -18,3 +18,25 @@ export function isSecureRequest(transport: RequestTransport): boolean {
   const header = Array.isArray(transport.forwardedProto) ? transport.forwardedProto[0] : transport.forwardedProto;
   return header?.split(',')[0]?.trim().toLowerCase() === 'https';
 }
+
+/** What is known about where a request came from. */
+export interface RequestOrigin {
+  /** The socket's peer address. */
+  readonly remoteAddress: string | undefined;
+  /** The `X-Forwarded-For` header, if any. */
+  readonly forwardedFor: string | string[] | undefined;
+  /** Whether `X-Forwarded-For` may be believed (the `trustProxy` option). */
+  readonly trustProxy: boolean;
+}
+
+/**
+ * The client's address: the socket's peer, or behind a trusted proxy the client-most
+ * `X-Forwarded-For` entry (what Express's `req.ip` and Fastify's `request.ip` give with their
+ * trust-proxy setting on). For platforms whose request object the session glue does not see.
+ */
+export function clientAddress(origin: RequestOrigin): string | undefined {
+  if (!origin.trustProxy || origin.forwardedFor === undefined) return origin.remoteAddress;
+  const header = Array.isArray(origin.forwardedFor) ? origin.forwardedFor.join(',') : origin.forwardedFor;
+  const first = header.split(',')[0]?.trim();
+  return first ? first : origin.remoteAddress;
+}

@@ -8,7 +8,7 @@ import { SessionService } from '../core/session-service';
 import type { SessionStore } from '../core/session-store';
 import { MemoryStore } from '../stores/memory.store';
 import { CrossSiteRequestGuard } from './cross-site-request.guard';
-import { expressPlatform } from './express/express-platform';
+import { SelectedHttpPlatform } from './http/selected-http-platform';
 import { SESSION_HTTP_PLATFORM, type SessionHttpPlatform } from './http/session-http-platform';
 import { LoginRedirectFilter } from './login-redirect.filter';
 import { SessionStoreErrorFilter } from './session-store-error.filter';
@@ -25,8 +25,9 @@ import { SESSION_MODULE_OPTIONS } from './session.module-definition';
 const discardLogger = new Logger('SessionModule');
 
 export const sessionProviders: Provider[] = [
-  // The one place the HTTP platform is chosen (Express, the one implemented today).
-  { provide: SESSION_HTTP_PLATFORM, useValue: expressPlatform },
+  // The HTTP platform (Express or Fastify), chosen at boot from Nest's HTTP adapter.
+  SelectedHttpPlatform,
+  { provide: SESSION_HTTP_PLATFORM, useExisting: SelectedHttpPlatform },
   {
     provide: SESSION_OPTIONS,
     useFactory: (options: (SessionModuleInput & { isGlobal?: boolean }) | null | undefined): ResolvedSessionModuleOptions => {

@@ -1,9 +1,8 @@
 import { ServerResponse } from 'node:http';
-import { SessionError, SessionInterruptedError, SessionStoreError } from '../../core/errors';
 import type { SessionHandle } from '../../core/session';
 import type { SessionManager } from '../../core/session-manager';
+import { commitFailureAnswer, type CommitFailureAnswer } from '../http/commit-failure';
 import type { CommitLogger } from '../http/session-http-platform';
-import { SESSION_INTERRUPTED_BODY } from '../session.exceptions';
 
 type ResponseMethod = (...args: unknown[]) => ServerResponse;
 
@@ -125,9 +124,7 @@ function endAfter(pending: Promise<void>, response: ServerResponse, commit: Pend
     (error: unknown) => {
       finish();
       commit.cookieDecided = true; // a session that was not saved must not be handed to the browser
-      // A session ended elsewhere: the browser's cookie is dead, so it is expired with the 409.
-      const expiredCookie = error instanceof SessionInterruptedError ? commit.manager.setCookieHeader(commit.session) : undefined;
-      answerCommitFailure(response, end, error, commit.logger, expiredCookie);
+      answerCommitFailure(response, end, commitFailureAnswer(error, commit.session, commit.manager, commit.logger), error);
     },
   );
 }
@@ -157,68 +154,16 @@ function addSetCookie(response: ServerResponse, args: unknown[], cookie: string)
   response.appendHeader('Set-Cookie', cookie);
 }
 
-function answerCommitFailure(
-  response: ServerResponse,
-  end: (...args: unknown[]) => ServerResponse,
-  error: unknown,
-  logger: CommitLogger,
-  setCookie: string | undefined,
-): void {
-  if (error instanceof SessionInterruptedError) {
-    answerInterrupted(response, end, error, setCookie);
-    return;
-  }
-  const storeFailed = error instanceof SessionStoreError;
-  logger.error(
-    `Session commit failed: ${error instanceof Error ? error.message : String(error)}`,
-    error instanceof Error ? error.stack : undefined,
-  );
+/** Replaces the response with the failure answer, or cuts it when its status has left already. */
+function answerCommitFailure(response: ServerResponse, end: ResponseMethod, answer: CommitFailureAnswer, error: unknown): void {
   if (response.headersSent) {
     // Streaming responses have sent their status already: cutting the connection is the only
     // way left to tell the client the request did not fully succeed.
     response.destroy(error instanceof Error ? error : undefined);
     return;
   }
-  const status = storeFailed ? 503 : 500;
-  const body = JSON.stringify(
-    storeFailed
-      ? { statusCode: 503, error: 'Service Unavailable', message: 'Session store unavailable, please retry shortly' }
-      : { statusCode: 500, error: 'Internal Server Error', message: developerMessage(error) },
-  );
   for (const name of response.getHeaderNames()) response.removeHeader(name);
-  response.statusCode = status;
-  response.setHeader('Content-Type', 'application/json; charset=utf-8');
-  response.setHeader('Content-Length', Buffer.byteLength(body));
-  response.setHeader('Cache-Control', 'no-store');
-  if (storeFailed) response.setHeader('Retry-After', '5');
-  end.call(response, body);
-}
-
-/**
- * 409 in place of the handler's answer: its change to the session was not kept. Not logged as
- * an error: a logout racing another tab's request is ordinary.
- */
-function answerInterrupted(response: ServerResponse, end: (...args: unknown[]) => ServerResponse, error: SessionInterruptedError, setCookie: string | undefined): void {
-  if (response.headersSent) {
-    response.destroy(error);
-    return;
-  }
-  const body = JSON.stringify(SESSION_INTERRUPTED_BODY);
-  for (const name of response.getHeaderNames()) response.removeHeader(name);
-  response.statusCode = 409;
-  response.setHeader('Content-Type', 'application/json; charset=utf-8');
-  response.setHeader('Content-Length', Buffer.byteLength(body));
-  response.setHeader('Cache-Control', 'no-store');
-  if (setCookie !== undefined) response.setHeader('Set-Cookie', setCookie);
-  end.call(response, body);
-}
-
-/**
- * Outside production, a library error the developer must fix (a session too large for its cookie)
- * says so in the response, where it is seen at once; in production the body stays generic and
- * the message goes to the log only.
- */
-function developerMessage(error: unknown): string {
-  if (process.env.NODE_ENV !== 'production' && error instanceof SessionError) return error.message;
-  return 'Internal server error';
+  response.statusCode = answer.status;
+  for (const [name, value] of Object.entries(answer.headers)) response.setHeader(name, value);
+  end.call(response, answer.body);
 }

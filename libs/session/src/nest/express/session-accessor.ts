@@ -1,36 +1,24 @@
 import { IncomingMessage } from 'node:http';
-import { latestSession, type SessionHandle } from '../../core/session';
-import { sessionManagerOf, type SessionAwareRequest } from '../http/request-binding';
-
-const ASSIGNED = Symbol('session');
-
-/** A request whose `session` is the accessor below. */
-type AccessorRequest = SessionAwareRequest & { [ASSIGNED]?: SessionHandle | null };
+import type { SessionHandle } from '../../core/session';
+import { fillSessionSlot, readSessionSlot, writeSessionSlot, type SessionSlot } from '../http/session-slot';
 
 // One getter and setter shared by every request (not closures made per request), so V8 keeps one
-// shape for all requests instead of giving each its own.
-const SESSION_PROPERTY: PropertyDescriptor & ThisType<AccessorRequest> = {
+// shape for all requests instead of giving each its own. On Express the request is its own slot.
+const SESSION_PROPERTY: PropertyDescriptor & ThisType<SessionSlot> = {
   configurable: true,
   enumerable: true,
-  // `req.session` always names the live session: after `regenerate()` (express-session semantics)
-  // it is the replacement, which passport and express-session code read right after the call.
-  get(this: AccessorRequest): SessionHandle | null | undefined {
-    const assigned = this[ASSIGNED];
-    return assigned ? latestSession(assigned) : assigned;
+  get(this: SessionSlot): SessionHandle | null | undefined {
+    return readSessionSlot(this);
   },
-  set(this: AccessorRequest, value: SessionHandle | null | undefined) {
-    const assigned = this[ASSIGNED];
-    // `req.session = null` ends the session, as in cookie-session (both modes).
-    if (value === null && assigned) sessionManagerOf(this)?.discard(assigned);
-    this[ASSIGNED] = value;
+  set(this: SessionSlot, value: SessionHandle | null | undefined) {
+    writeSessionSlot(this, value);
   },
 };
 
 /** Makes `req.session` the loaded session (an accessor: see `SESSION_PROPERTY`). */
 export function defineSessionProperty(request: IncomingMessage, session: SessionHandle): void {
-  const target = request as IncomingMessage & AccessorRequest;
-  target[ASSIGNED] = session;
-  if (!sessionAccessorInherited(target)) Object.defineProperty(request, 'session', SESSION_PROPERTY);
+  fillSessionSlot(request as IncomingMessage & SessionSlot, session);
+  if (!sessionAccessorInherited(request)) Object.defineProperty(request, 'session', SESSION_PROPERTY);
 }
 
 const prototypesWithAccessor = new WeakSet<object>();
@@ -43,7 +31,7 @@ const prototypesWithAccessor = new WeakSet<object>();
  * earlier, a prototype that is not a Node request's, or a fixed `session` defined by someone else):
  * the accessor then goes on the request itself.
  */
-function sessionAccessorInherited(request: IncomingMessage & AccessorRequest): boolean {
+function sessionAccessorInherited(request: IncomingMessage): boolean {
   if (Object.hasOwn(request, 'session')) return false;
   const prototype = Object.getPrototypeOf(request) as object | null;
   if (prototype === null) return false;

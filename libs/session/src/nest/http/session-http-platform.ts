@@ -11,10 +11,16 @@ export interface CommitLogger {
 /**
  * Everything the session glue needs from an HTTP platform, and the only place that knows one:
  * the request and response objects, how headers leave, where `req.session` lives. The
- * middleware and the guards talk to this interface only; Express is its one implementation today
- * (`expressPlatform`), and a second platform is a new implementation, not edits across `nest/`.
+ * middleware and the guards talk to this interface only. Implementations: `expressPlatform`
+ * (`express/`) and `fastifyPlatform` (`fastify/`); `SelectedHttpPlatform` picks one at boot.
  */
 export interface SessionHttpPlatform {
+  /**
+   * Called once at boot with the HTTP adapter's instance (the Express app, the Fastify server),
+   * for what a platform sets up per application rather than per request: hooks, request
+   * accessors. Throws a `SessionConfigError` when the instance cannot be hooked.
+   */
+  install?(instance: unknown): void;
   /** What the engine needs of a request: its `Cookie` header, HTTPS or not, its device. */
   sessionRequest(request: unknown, trustProxy: boolean): SessionRequest;
   /** Whether the request came over HTTPS (trusting `X-Forwarded-Proto` only with `trustProxy`). */
