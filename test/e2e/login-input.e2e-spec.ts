@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { App } from 'supertest/types';
 import request from 'supertest';
 import { createExampleApp } from '../support/example-app';
+import { HTTP_PLATFORM } from '../support/http-platform';
 import { sessionCookieOf, shouldNotIssueSessionCookie } from '../support/cookies';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -159,7 +160,8 @@ const BAD_BODIES: BadBody[] = [
   { label: 'XML with an entity bomb', contentType: 'text/xml', body: '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><x>&b;</x>', status: 415, message: UNSUPPORTED },
   { label: '100 KB XML', contentType: 'application/xml', body: `<x>${'x'.repeat(100 * 1024)}</x>`, status: ANY_4XX, message: REFUSED },
   { label: 'multipart/form-data', contentType: 'multipart/form-data; boundary=b', body: '--b\r\nContent-Disposition: form-data; name="username"\r\n\r\nalice\r\n--b--\r\n', status: 415, message: UNSUPPORTED },
-  { label: 'a Content-Type that does not parse', contentType: ';;;', body: 'x', status: 415, message: UNSUPPORTED },
+  // Fastify refuses a Content-Type header it cannot parse before any route runs, with its own words.
+  { label: 'a Content-Type that does not parse', contentType: ';;;', body: 'x', status: 415, message: HTTP_PLATFORM === 'fastify' ? /^Unsupported Media Type$/ : UNSUPPORTED },
 ];
 
 /** The error message of a 4xx, whether a string or Nest's list of problems. */

@@ -84,7 +84,7 @@ describe('session cookie', () => {
     let proxiedServer: App;
 
     beforeAll(async () => {
-      proxied = await createExampleApp({ http: { port: 0, trustProxy: true } });
+      proxied = await createExampleApp({ http: { trustProxy: true } });
       proxiedServer = proxied.getHttpServer() as App;
     });
 

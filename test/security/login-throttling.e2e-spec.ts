@@ -14,7 +14,7 @@ describe('Login throttling (brute force) on the example app', () => {
   let app: INestApplication;
 
   beforeEach(async () => {
-    app = await createExampleApp({ http: { port: 0, trustProxy: true }, loginThrottle: { perAccount: 3, perClient: 6, windowMs: WINDOW_MS } });
+    app = await createExampleApp({ http: { trustProxy: true }, loginThrottle: { perAccount: 3, perClient: 6, windowMs: WINDOW_MS } });
   });
 
   afterEach(async () => {

@@ -1,14 +1,14 @@
 import type { INestApplication } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from '../../apps/example/src/app.module';
-import { configureExampleApp } from '../../apps/example/src/app.setup';
+import { configureExampleApp, createExampleHttpAdapter } from '../../apps/example/src/app.setup';
 import { loadExampleConfig, type ExampleSessionMode } from '../../apps/example/src/config/example-config';
 import type { ExampleStore } from '../../apps/example/src/store/example-store';
 import { EXAMPLE_STORE } from '../../apps/example/src/store/example-store.module';
 import { exampleConfigService } from './example-app';
+import { HTTP_PLATFORM } from './http-platform';
 import { TEST_SECRET } from './test-stores';
 
 /**
@@ -20,6 +20,7 @@ import { TEST_SECRET } from './test-stores';
  */
 export async function startExampleOn(mode: ExampleSessionMode, opened: ExampleStore): Promise<{ app: INestApplication; base: string }> {
   const config = loadExampleConfig({
+    HTTP_PLATFORM,
     SESSION_SECRET: TEST_SECRET,
     SESSION_STORE: mode,
     // Only read in cookie mode; which store it is makes no difference, `opened` replaces it.
@@ -34,7 +35,7 @@ export async function startExampleOn(mode: ExampleSessionMode, opened: ExampleSt
     .overrideProvider(EXAMPLE_STORE)
     .useValue(opened)
     .compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+  const app = moduleRef.createNestApplication(createExampleHttpAdapter(config.http), { bodyParser: false, logger: false });
   configureExampleApp(app);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;

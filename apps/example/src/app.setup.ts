@@ -1,22 +1,24 @@
+import type { INestApplication } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { ExampleConfig } from './config/example-config';
-import { answerBodyParserErrors } from './body-parser-errors';
+import type { AbstractHttpAdapter } from '@nestjs/core';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { ExampleConfig, ExampleHttpConfig } from './config/example-config';
+import { configureExpress } from './http/express-setup';
+import { configureFastify, createFastifyAdapter } from './http/fastify-setup';
 
-/** Body size limit for JSON and forms: a login needs a few hundred bytes. */
-export const BODY_LIMIT = '16kb';
+/** The HTTP adapter `HTTP_PLATFORM` names: Express (the default) or Fastify. */
+export function createExampleHttpAdapter(http: ExampleHttpConfig): AbstractHttpAdapter {
+  return http.platform === 'fastify' ? createFastifyAdapter(http) : new ExpressAdapter();
+}
 
 /**
  * Everything `main.ts` applies to the app, shared with the e2e tests so they test the real thing.
- * The app must be created with `{ bodyParser: false }`.
+ * The app must be created with `{ bodyParser: false }` on the adapter {@link createExampleHttpAdapter} made.
  */
-export function configureExampleApp(app: NestExpressApplication): NestExpressApplication {
-  const config = app.get<ConfigService<ExampleConfig, true>>(ConfigService);
-  app.set('trust proxy', config.get('http', { infer: true }).trustProxy);
-  app.disable('x-powered-by');
-  app.useBodyParser('json', { limit: BODY_LIMIT, strict: true });
-  // extended: false parses with node:querystring: no nested objects from `a[b]=c`.
-  app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false, parameterLimit: 20 });
-  app.use(answerBodyParserErrors);
+export function configureExampleApp<T extends INestApplication>(app: T): T {
+  const http = app.get<ConfigService<ExampleConfig, true>>(ConfigService).get('http', { infer: true });
+  if (app.getHttpAdapter().getType() === 'fastify') configureFastify(app as unknown as NestFastifyApplication);
+  else configureExpress(app as unknown as NestExpressApplication, http);
   return app;
 }

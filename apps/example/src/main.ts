@@ -1,24 +1,31 @@
-import { Logger } from '@nestjs/common';
+import { Logger, type INestApplication } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { existsSync } from 'node:fs';
 import { AppModule } from './app.module';
-import { configureExampleApp } from './app.setup';
-import type { ExampleConfig } from './config/example-config';
+import { configureExampleApp, createExampleHttpAdapter } from './app.setup';
+import { ExampleConfigError, loadExampleConfig, type ExampleConfig } from './config/example-config';
 
 async function bootstrap(): Promise<void> {
-  // abortOnError: false: a failure to start (a bad configuration, a store that cannot be
-  // reached) exits with status 1 rather than through process.abort() and a core dump.
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, abortOnError: false });
+  // A .env file in the working directory, if any (variables already set win). Loaded here, not by
+  // ConfigModule: the HTTP platform and its proxy trust are needed to create the server, before
+  // Nest reads the configuration.
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  // Checked before anything starts (ConfigModule checks the same variables again, for the modules).
+  const { http } = loadExampleConfig(process.env);
+  // abortOnError: false: a failure to start (a store that cannot be reached) exits with status 1
+  // rather than through process.abort() and a core dump.
+  const app: INestApplication = await NestFactory.create(AppModule, createExampleHttpAdapter(http), { bodyParser: false, abortOnError: false });
   configureExampleApp(app);
   app.enableShutdownHooks();
-  const { port } = app.get<ConfigService<ExampleConfig, true>>(ConfigService).get('http', { infer: true });
+  const { port, platform } = app.get<ConfigService<ExampleConfig, true>>(ConfigService).get('http', { infer: true });
   await app.listen(port);
-  new Logger('Example').log(`Listening on http://localhost:${port} (demo users: alice, admin)`);
+  new Logger('Example').log(`Listening on http://localhost:${port} with ${platform} (demo users: alice, admin)`);
 }
 
-bootstrap().catch(() => {
-  // Already logged: every step above runs in Nest's exception zone, which logs what fails
-  // (with abortOnError: false it then hands the error here rather than aborting the process).
+bootstrap().catch((error: unknown) => {
+  // Nest logs what fails while it starts (every step above runs in its exception zone); a bad
+  // environment is found before, and its list of problems is printed here.
+  if (error instanceof ExampleConfigError) console.error(error.message);
   process.exit(1);
 });

@@ -9,9 +9,11 @@ import {
   Param,
   Post,
   UseGuards,
+  UseInterceptors,
 } from '@nestjs/common';
 import { Session, SessionGuard, SessionService, type UserSession } from '@app/session';
 import { viewerOf, type ExampleSession } from '../auth/session-user';
+import { HtmlStringInterceptor } from '../http/html-string.interceptor';
 import { prefersJson } from '../http/negotiation';
 import { noContent, seeOther } from '../http/replies';
 import { escapeHtml, renderPage } from '../pages/html';
@@ -41,6 +43,7 @@ export class AccountSessionsController {
 
   @Get()
   @Header('Cache-Control', 'no-store')
+  @UseInterceptors(HtmlStringInterceptor)
   async list(
     @Headers('content-type') contentType: string | undefined,
     @Headers('accept') accept: string | undefined,

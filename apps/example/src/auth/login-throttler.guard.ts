@@ -1,6 +1,5 @@
 import { ExecutionContext, HttpException, HttpStatus, Injectable } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail, type ThrottlerOptions } from '@nestjs/throttler';
-import type { Response } from 'express';
 import type { LoginThrottleConfig } from '../config/example-config';
 
 /**
@@ -29,8 +28,9 @@ export function loginThrottlers(config: LoginThrottleConfig): ThrottlerOptions[]
 @Injectable()
 export class LoginThrottlerGuard extends ThrottlerGuard {
   protected override throwThrottlingException(context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
-    const response = context.switchToHttp().getResponse<Response>();
-    response.setHeader('Retry-After', String(Math.max(1, Math.ceil(detail.timeToBlockExpire))));
+    // `header()`: Fastify's reply and Express's response both have it.
+    const response = context.switchToHttp().getResponse<{ header(name: string, value: string): unknown }>();
+    response.header('Retry-After', String(Math.max(1, Math.ceil(detail.timeToBlockExpire))));
     throw new HttpException('Too many login attempts; try again later', HttpStatus.TOO_MANY_REQUESTS);
   }
 }

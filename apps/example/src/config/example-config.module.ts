@@ -2,14 +2,14 @@ import { ConfigModule } from '@nestjs/config';
 import { loadExampleConfig } from './example-config';
 
 /**
- * The example's configuration, for every module: the environment (and a `.env` file in the
- * working directory, when there is one; variables already set win), checked once at boot by
- * {@link loadExampleConfig}, which lists every problem at once. Read it with
- * `ConfigService<ExampleConfig, true>`: `config.get('store', { infer: true })`.
+ * The example's configuration, for every module: the environment (`main.ts` loads a `.env` file
+ * into it first), checked once at boot by {@link loadExampleConfig}, which lists every problem at
+ * once. Read it with `ConfigService<ExampleConfig, true>`: `config.get('store', { infer: true })`.
  */
 export const ExampleConfigModule = ConfigModule.forRoot({
   isGlobal: true,
   cache: true,
+  ignoreEnvFile: true,
   validate: loadExampleConfig,
 });
 

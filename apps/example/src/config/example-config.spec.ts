@@ -9,7 +9,7 @@ import { DEMO_SESSION_SECRET, ExampleConfigError, loadExampleConfig, type Exampl
 describe('loadExampleConfig (the ConfigModule validate function)', () => {
   it('starts with no set-up: the memory store, port 3000, the demo secret outside production', () => {
     const config = loadExampleConfig({});
-    expect(config.http).toEqual({ port: 3000, trustProxy: false });
+    expect(config.http).toEqual({ platform: 'express', port: 3000, trustProxy: false });
     expect(config.session).toEqual({ secrets: [DEMO_SESSION_SECRET], production: false });
     expect(config.store).toMatchObject({ mode: 'memory', kind: 'memory', table: 'sessions', keyPrefix: 'sess:' });
     expect(config.loginThrottle).toEqual({ perAccount: 5, perClient: 20, windowMs: 60_000 });
@@ -17,6 +17,7 @@ describe('loadExampleConfig (the ConfigModule validate function)', () => {
 
   it('reads every variable it documents', () => {
     const config = loadExampleConfig({
+      HTTP_PLATFORM: 'fastify',
       PORT: '8080',
       TRUST_PROXY: 'yes',
       NODE_ENV: 'production',
@@ -29,7 +30,7 @@ describe('loadExampleConfig (the ConfigModule validate function)', () => {
       LOGIN_ATTEMPTS_PER_CLIENT: '9',
       LOGIN_ATTEMPT_WINDOW: '1000',
     });
-    expect(config.http).toEqual({ port: 8080, trustProxy: true });
+    expect(config.http).toEqual({ platform: 'fastify', port: 8080, trustProxy: true });
     expect(config.session).toEqual({
       secrets: ['newest-secret-0123456789abcdefghijklmnopqrst', 'older-secret-0123456789abcdefghijklmnopqrst'],
       production: true,
@@ -44,6 +45,7 @@ describe('loadExampleConfig (the ConfigModule validate function)', () => {
       loadExampleConfig({
         PORT: '70000',
         NODE_ENV: 'production',
+        HTTP_PLATFORM: 'koa',
         TRUST_PROXY: 'maybe',
         SESSION_STORE: 'mongodb',
         SESSION_TABLE: 'drop table;',
@@ -57,6 +59,7 @@ describe('loadExampleConfig (the ConfigModule validate function)', () => {
     expect(problems.map((problem) => problem.split(':')[0])).toEqual([
       'PORT',
       'SESSION_SECRET',
+      'HTTP_PLATFORM',
       'TRUST_PROXY',
       'SESSION_STORE',
       'SESSION_TABLE',

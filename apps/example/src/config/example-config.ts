@@ -42,8 +42,12 @@ export interface ExampleConfig {
   readonly loginThrottle: LoginThrottleConfig;
 }
 
-/** The HTTP server (`PORT`, `TRUST_PROXY`). */
+/** The Nest HTTP platform the example runs on (`HTTP_PLATFORM`). */
+export type ExampleHttpPlatform = 'express' | 'fastify';
+
+/** The HTTP server (`HTTP_PLATFORM`, `PORT`, `TRUST_PROXY`). */
 export interface ExampleHttpConfig {
+  readonly platform: ExampleHttpPlatform;
   readonly port: number;
   /** Behind a reverse proxy: client address and protocol from `X-Forwarded-*`. */
   readonly trustProxy: boolean;
@@ -67,6 +71,7 @@ export interface LoginThrottleConfig {
   readonly windowMs: number;
 }
 
+const HTTP_PLATFORMS: readonly ExampleHttpPlatform[] = ['express', 'fastify'];
 const STORE_KINDS: readonly ExampleStoreKind[] = ['memory', 'redis', 'postgres', 'mysql', 'memcached'];
 const SESSION_MODES: readonly ExampleSessionMode[] = [...STORE_KINDS, 'cookie'];
 
@@ -92,7 +97,7 @@ export class ExampleConfigError extends Error {
 }
 
 /**
- * Reads `PORT` (default 3000), `SESSION_SECRET` (one or more secrets separated by spaces, newest
+ * Reads `HTTP_PLATFORM` (express | fastify, default express), `PORT` (default 3000), `SESSION_SECRET` (one or more secrets separated by spaces, newest
  * first; a demo default outside production), `TRUST_PROXY` (true/false, default false) and the
  * store settings: `SESSION_STORE` (memory | redis | postgres | mysql | memcached | cookie, default
  * memory; `cookie` seals the session in the cookie, with `REVOCATION_STORE` for the revocation list),
@@ -121,6 +126,11 @@ export function loadExampleConfig(env: Readonly<Record<string, string | undefine
       'SESSION_SECRET: the demo secret is public and refused when NODE_ENV=production; ' +
         'set SESSION_SECRET to a random value of at least 32 bytes (e.g. `openssl rand -base64 48`)',
     );
+  }
+
+  const platform = (env.HTTP_PLATFORM?.trim() || 'express') as ExampleHttpPlatform;
+  if (!HTTP_PLATFORMS.includes(platform)) {
+    problems.push(`HTTP_PLATFORM: must be one of ${HTTP_PLATFORMS.join(', ')} (got "${env.HTTP_PLATFORM}")`);
   }
 
   const rawTrustProxy = (env.TRUST_PROXY ?? 'false').trim().toLowerCase();
@@ -162,7 +172,7 @@ export function loadExampleConfig(env: Readonly<Record<string, string | undefine
   };
 
   if (problems.length > 0) throw new ExampleConfigError(problems);
-  return { http: { port, trustProxy }, session: { secrets: sessionSecrets, production }, store, loginThrottle };
+  return { http: { platform, port, trustProxy }, session: { secrets: sessionSecrets, production }, store, loginThrottle };
 }
 
 /** `REDIS_CLUSTER_NODES`: comma-separated `host:port` entries (IPv6 hosts in brackets). */

@@ -1,17 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-
-const MESSAGES: Record<string, string> = {
-  'entity.parse.failed': 'Malformed request body',
-  'entity.too.large': 'Request body too large',
-  'parameters.too.many': 'Too many form fields',
-  'charset.unsupported': 'Unsupported body charset',
-  'encoding.unsupported': 'Unsupported content encoding',
-  'entity.verify.failed': 'Request body rejected',
-  'request.aborted': 'Request aborted',
-  'request.size.invalid': 'Request body size does not match Content-Length',
-  'stream.encoding.set': 'Malformed request body',
-};
+import { bodyErrorMessage } from './body-errors';
 
 /**
  * Express error handler for body-parser failures (malformed JSON, oversized bodies, unknown
@@ -26,6 +15,6 @@ export function answerBodyParserErrors(error: unknown, _request: Request, respon
     next(error);
     return;
   }
-  const message = (typeof failure?.type === 'string' && MESSAGES[failure.type]) || 'Bad request body';
+  const message = bodyErrorMessage(failure?.type);
   response.status(status).json({ statusCode: status, error: STATUS_CODES[status] ?? 'Bad Request', message });
 }
