@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { HTTP_PLATFORM } from '../support/http-platform';
 
 /** Debian's Chromium (apt-get install chromium); no tool ever downloads a browser. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -10,8 +11,11 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Every wait in the browser suites is bounded by this (ms). */
 export const STEP_TIMEOUT = 10_000;
 
-/** Where the screenshots go: artifacts/screenshots/<mode>/<nn>-<step>.png (git-ignored). */
-export const SCREENSHOT_ROOT = resolve(__dirname, '../../artifacts/screenshots');
+/**
+ * Where the screenshots go: artifacts/screenshots/<mode>/<nn>-<step>.png (git-ignored), under
+ * artifacts/screenshots/fastify/ for a run on Fastify (HTTP_PLATFORM=fastify).
+ */
+export const SCREENSHOT_ROOT = resolve(__dirname, '../../artifacts/screenshots', HTTP_PLATFORM === 'fastify' ? 'fastify' : '.');
 
 /** Starts headless Chromium; fails fast, with the path in the message, when it is missing. */
 export async function launchChromium(): Promise<Browser> {

@@ -1,3 +1,5 @@
+// Express only, whatever HTTP_PLATFORM says: this is about where the Express platform puts its
+// hooks (Express's per-application prototypes). Fastify's are declared once with its own API.
 import { Controller, Get, HttpCode, Post, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { IncomingMessage, ServerResponse } from 'node:http';

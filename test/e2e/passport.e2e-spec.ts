@@ -1,3 +1,5 @@
+// Express only, whatever HTTP_PLATFORM says: @nestjs/passport supports Express only (the library
+// README says so and shows session.login() for Fastify).
 import {
   Controller,
   ExecutionContext,

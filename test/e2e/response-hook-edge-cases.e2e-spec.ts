@@ -1,3 +1,7 @@
+// Express only, whatever HTTP_PLATFORM says: these cases are about the commit hooks on Node's
+// `writeHead`/`end` that the Express platform installs (a response written by hand under @Res(),
+// `res.end(123)`, `writeHead` with its own Set-Cookie). On Fastify the commit runs in the onSend
+// hook instead; its response paths are covered by commit-paths and fastify-platform.
 import {
   ArgumentsHost,
   BadRequestException,
