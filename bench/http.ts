@@ -96,10 +96,12 @@ function ratio(cells: readonly HttpCell[], variant: string, other: string, route
 
 function withRatios(cells: HttpCell[], settings: LoadSettings, skipped: HttpResult['skipped']): HttpResult {
   const withRatios = cells.map((cell): HttpCell => {
-    const peer = VARIANTS.find((v) => v.id === cell.variant)?.peer;
+    const variant = VARIANTS.find((v) => v.id === cell.variant);
+    const peer = variant?.peer;
+    const ceiling = variant?.ceiling ?? 'none';
     return {
       ...cell,
-      vsCeiling: cell.variant === 'none' ? undefined : ratio(cells, cell.variant, 'none', cell.route),
+      vsCeiling: cell.variant === ceiling || cell.variant === 'fastify-none' ? undefined : ratio(cells, cell.variant, ceiling, cell.route),
       ...(peer ? { peer, vsPeer: ratio(cells, cell.variant, peer, cell.route) } : {}),
     };
   });

@@ -11,6 +11,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createCookieSessionApp } from './apps/cookie-session.app';
 import { createExpressSessionApp } from './apps/express-session.app';
+import { createFastifySecureSessionApp } from './apps/fastify-secure-session.app';
+import { createFastifySessionApp } from './apps/fastify-session.app';
 import { createIronSessionApp } from './apps/iron-session.app';
 import { createNoSessionApp } from './apps/none.app';
 import { createOursApp } from './apps/ours.app';
@@ -53,6 +55,20 @@ async function createApp(id: string, prefill: number): Promise<{ app: INestAppli
       return createCookieSessionApp();
     case 'iron-session':
       return createIronSessionApp();
+    case 'fastify-none':
+      return createNoSessionApp('fastify');
+    case 'fastify-ours-memory':
+      return createOursApp('memory', {}, 'fastify');
+    case 'fastify-ours-redis':
+      return createOursApp('redis', {}, 'fastify');
+    case 'fastify-ours-cookie':
+      return createOursApp('cookie', {}, 'fastify');
+    case 'fastify-session-memory':
+      return createFastifySessionApp('memory');
+    case 'fastify-session-redis':
+      return createFastifySessionApp('redis');
+    case 'fastify-secure-session':
+      return createFastifySecureSessionApp();
     default:
       throw new Error(`No app for variant "${id}"`);
   }

@@ -19,6 +19,11 @@ export const TARGETS: readonly Target[] = [
   { variant: 'ours-redis-nocache', other: 'express-session-redis', route: 'POST /visits', atLeast: 1.0, description: 'Redis without localCache vs express-session + connect-redis (write)' },
   { variant: 'ours-cookie', other: 'iron-session', route: 'GET /me', atLeast: 2.0, description: 'cookie mode vs iron-session' },
   { variant: 'ours-cookie', other: 'cookie-session', route: 'GET /me', atLeast: 1.05, description: 'cookie mode (encrypting) vs cookie-session (signing)' },
+  // Nest on Fastify (issue 16).
+  { variant: 'fastify-ours-memory', other: 'fastify-none', route: 'GET /me', atLeast: 0.9, description: 'Fastify: memory store within 10% of no session' },
+  { variant: 'fastify-ours-memory', other: 'fastify-session-memory', route: 'GET /me', atLeast: 1.5, description: 'Fastify: memory store vs @fastify/session' },
+  { variant: 'fastify-ours-redis', other: 'fastify-session-redis', route: 'GET /me', atLeast: 1.5, description: 'Fastify: Redis vs @fastify/session + connect-redis' },
+  { variant: 'fastify-ours-cookie', other: 'fastify-secure-session', route: 'GET /me', atLeast: 1.2, description: 'Fastify: cookie mode vs @fastify/secure-session' },
 ];
 
 export interface TargetOutcome extends Target {

@@ -8,7 +8,12 @@ export interface Variant {
   /** The variant this one is compared with ("the matching peer"); none for the peers themselves. */
   readonly peer?: string;
   readonly service?: BenchService;
+  /** The no-session variant of the same platform it is measured against (default `none`, Express). */
+  readonly ceiling?: string;
 }
+
+/** The ceiling of the Fastify variants. */
+const FASTIFY_CEILING = 'fastify-none';
 
 /** Every app the HTTP benchmark runs, in the order it runs them. */
 export const VARIANTS: readonly Variant[] = [
@@ -23,6 +28,14 @@ export const VARIANTS: readonly Variant[] = [
   { id: 'ours-cookie', label: 'ours, cookie mode (AES-256-GCM)', peer: 'iron-session' },
   { id: 'iron-session', label: 'iron-session' },
   { id: 'cookie-session', label: 'cookie-session (signed only)' },
+  // Nest on Fastify (@nestjs/platform-fastify), each measured against the Fastify ceiling.
+  { id: 'fastify-none', label: 'Fastify: no session (ceiling)' },
+  { id: 'fastify-ours-memory', label: 'Fastify: ours, memory store', peer: 'fastify-session-memory', ceiling: FASTIFY_CEILING },
+  { id: 'fastify-session-memory', label: 'Fastify: @fastify/session, MemoryStore', ceiling: FASTIFY_CEILING },
+  { id: 'fastify-ours-redis', label: 'Fastify: ours, Redis (localCache)', peer: 'fastify-session-redis', service: 'redis', ceiling: FASTIFY_CEILING },
+  { id: 'fastify-session-redis', label: 'Fastify: @fastify/session + connect-redis', service: 'redis', ceiling: FASTIFY_CEILING },
+  { id: 'fastify-ours-cookie', label: 'Fastify: ours, cookie mode', peer: 'fastify-secure-session', ceiling: FASTIFY_CEILING },
+  { id: 'fastify-secure-session', label: 'Fastify: @fastify/secure-session', ceiling: FASTIFY_CEILING },
 ];
 
 /** Cookie mode is also compared with cookie-session, which signs without encrypting. */

@@ -2,6 +2,7 @@ import { Controller, Get, HttpCode, Module, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import { BENCH_USER } from './bench-user';
+import { httpAdapterFor, type BenchPlatform } from './platform';
 
 let visits = 0;
 
@@ -35,7 +36,7 @@ class NoSessionController {
 @Module({ controllers: [NoSessionController] })
 class NoSessionModule {}
 
-export async function createNoSessionApp(): Promise<{ app: INestApplication; cleanup: () => Promise<void> }> {
-  const app = await NestFactory.create(NoSessionModule, { logger: false });
+export async function createNoSessionApp(platform: BenchPlatform = 'express'): Promise<{ app: INestApplication; cleanup: () => Promise<void> }> {
+  const app = await NestFactory.create(NoSessionModule, httpAdapterFor(platform), { logger: false });
   return { app, cleanup: () => Promise.resolve() };
 }

@@ -12,6 +12,7 @@ import {
   type SessionOptions,
 } from '../../libs/session/src';
 import { BENCH_SECRET, BENCH_SESSION_MAX_AGE, BENCH_USER } from './bench-user';
+import { httpAdapterFor, type BenchPlatform } from './platform';
 import { openPostgres, openRedis, type Cleanup } from './services';
 
 type BenchSession = SessionHandle & { user?: typeof BENCH_USER; visits?: number };
@@ -57,6 +58,7 @@ export interface OursAppOptions {
 export async function createOursApp(
   kind: OursStoreKind,
   options: OursAppOptions = {},
+  platform: BenchPlatform = 'express',
 ): Promise<{ app: INestApplication; cleanup: Cleanup; store?: MemoryStore }> {
   const base: SessionOptions = {
     secret: BENCH_SECRET,
@@ -96,6 +98,6 @@ export async function createOursApp(
   @Module({ imports: [SessionModule.forRoot(sessionOptions)], controllers: [OursController] })
   class OursModule {}
 
-  const app = await NestFactory.create(OursModule, { logger: false });
+  const app = await NestFactory.create(OursModule, httpAdapterFor(platform), { logger: false });
   return { app, cleanup, store: memoryStore };
 }

@@ -30,6 +30,7 @@ import {
   shouldSetCookieWithAttribute,
 } from '../support/cookies';
 import { TEST_SECRET } from '../support/test-stores';
+import { createTestApp } from '../support/http-platform';
 
 type NotesSession = Session<{ note: string; blob: string }>;
 
@@ -87,9 +88,7 @@ async function boot(sessionModule: DynamicModule): Promise<INestApplication> {
     imports: [sessionModule],
     controllers: [NotesController],
   }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  await app.init();
-  return app;
+  return createTestApp(moduleRef, { logger: false });
 }
 
 const OPTIONS: SessionOptions = { secret: TEST_SECRET, mode: 'cookie' };

@@ -13,8 +13,8 @@ import {
   type ExecutionContext,
   type INestApplication,
 } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import type { Response as ExpressResponse } from 'express';
 import { performance } from 'node:perf_hooks';
 import request, { type Response } from 'supertest';
 import { Roles, Session, SessionGuard, SessionModule, type SessionOptions } from '@app/session';
@@ -27,6 +27,7 @@ import {
   TEST_SECRET,
   type SpyStore,
 } from '../support/test-stores';
+import { createTestApp } from '../support/http-platform';
 
 /** Every store write of these tests takes this long: a response that did not wait would beat it. */
 const STORE_DELAY_MS = 50;
@@ -43,9 +44,15 @@ class RecordVisitGuard implements CanActivate {
   }
 }
 
-/** One handler per way a Nest response can leave; each writes `session.value = ?v` first. */
+/**
+ * One handler per way a Nest response can leave; each writes `session.value = ?v` first. The
+ * handlers under `@Res()` answer through the HTTP adapter, so they use the platform's own response:
+ * Express's `res.redirect()`/`res.json()`, or Fastify's `reply.redirect()`/`reply.send()`.
+ */
 @Controller('paths')
 class CommitPathsController {
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
   @Get('read')
   read(@Session() session: PathSession): { data: Record<string, unknown> } {
     return { data: { ...session } };
@@ -64,15 +71,15 @@ class CommitPathsController {
   }
 
   @Post('res-redirect')
-  resRedirect(@Session() session: PathSession, @Query('v') value: string, @Res() response: ExpressResponse): void {
+  resRedirect(@Session() session: PathSession, @Query('v') value: string, @Res() response: unknown): void {
     session.value = value;
-    response.redirect(303, '/paths/read');
+    this.adapterHost.httpAdapter.redirect(response, 303, '/paths/read');
   }
 
   @Post('res-json')
-  resJson(@Session() session: PathSession, @Query('v') value: string, @Res() response: ExpressResponse): void {
+  resJson(@Session() session: PathSession, @Query('v') value: string, @Res() response: unknown): void {
     session.value = value;
-    response.status(200).json({ ok: true });
+    this.adapterHost.httpAdapter.reply(response, { ok: true }, 200);
   }
 
   @Post('thrown')
@@ -92,10 +99,10 @@ class CommitPathsController {
   passthrough(
     @Session() session: PathSession,
     @Query('v') value: string,
-    @Res({ passthrough: true }) response: ExpressResponse,
+    @Res({ passthrough: true }) response: unknown,
   ): { ok: true } {
     session.value = value;
-    response.setHeader('X-Handled-By', 'passthrough');
+    this.adapterHost.httpAdapter.setHeader(response, 'X-Handled-By', 'passthrough');
     return { ok: true };
   }
 
@@ -133,9 +140,7 @@ async function createApp(options: Partial<SessionOptions> & { store: SpyStore })
     imports: [SessionModule.forRoot({ secret: TEST_SECRET, ...options })],
     controllers: [CommitPathsController],
   }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  await app.init();
-  return app;
+  return createTestApp(moduleRef, { logger: false });
 }
 
 /** A url-safe form of a test name (whitespace, even percent-encoded, is never kept in a returnTo). */
@@ -174,8 +179,8 @@ interface CommitPath {
 const COMMIT_PATHS: readonly CommitPath[] = [
   { name: 'a returned value', method: 'post', url: '/paths/returned', accept: 'application/json', status: 201 },
   { name: '@Redirect()', method: 'post', url: '/paths/redirect-decorator', accept: 'application/json', status: 303, location: '/paths/read' },
-  { name: 'res.redirect() under @Res()', method: 'post', url: '/paths/res-redirect', accept: 'application/json', status: 303, location: '/paths/read' },
-  { name: 'res.json() under @Res()', method: 'post', url: '/paths/res-json', accept: 'application/json', status: 200 },
+  { name: "the platform's redirect under @Res()", method: 'post', url: '/paths/res-redirect', accept: 'application/json', status: 303, location: '/paths/read' },
+  { name: "the platform's JSON reply under @Res()", method: 'post', url: '/paths/res-json', accept: 'application/json', status: 200 },
   {
     name: 'an HttpException thrown after the write',
     method: 'post',

@@ -4,6 +4,7 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 import { Session, SessionModule, type SessionHandle } from '@app/session';
 import { sessionCookieFrom, TEST_SECRET } from '../support/test-stores';
+import { createTestApp } from '../support/http-platform';
 
 /** Flash messages through a real Nest app: set, redirect, shown once on the page after it. */
 @Controller()
@@ -29,8 +30,7 @@ describe.each(['server', 'cookie'] as const)('flash messages across a redirect (
       imports: [SessionModule.forRoot({ secret: TEST_SECRET, mode })],
       controllers: [FlashController],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    app = await createTestApp(moduleRef, { logger: false });
   });
 
   afterAll(async () => {

@@ -3,6 +3,7 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { MemoryStore, Session, SessionModule } from '@app/session';
 import { expiresCookie, sessionCookieFrom, TEST_SECRET } from '../support/test-stores';
+import { createTestApp } from '../support/http-platform';
 
 /**
  * A request that changed the session while another request signed it out (logout in another
@@ -73,8 +74,7 @@ describe.each(['server', 'cookie'] as const)('A write racing a logout (%s mode)'
       imports: [SessionModule.forRoot({ secret: TEST_SECRET, mode, ...(mode === 'cookie' ? { revocationStore: new MemoryStore() } : { store: new MemoryStore() }) })],
       controllers: [VisitsController],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    app = await createTestApp(moduleRef, { logger: false });
   });
 
   afterAll(async () => {

@@ -4,6 +4,7 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 import { Session, SessionEvents, SessionModule, SessionService, type SessionEvent, type SessionHandle } from '@app/session';
 import { sessionCookieFrom, TEST_SECRET } from '../support/test-stores';
+import { createTestApp } from '../support/http-platform';
 
 /**
  * SessionEvents and SessionService injected from SessionModule into an application's own
@@ -66,8 +67,7 @@ describe.each(['server', 'cookie'] as const)('session events and SessionService 
       controllers: [AccountController],
       providers: [EventLog],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    app = await createTestApp(moduleRef, { logger: false });
     log = app.get(EventLog);
     server = app.getHttpServer() as App;
   });

@@ -34,6 +34,7 @@ import {
   type SessionStore,
 } from '@app/session';
 import { expiresCookie, sessionCookieFrom, sessionIdOf, setCookieFor, TEST_SECRET } from '../support/test-stores';
+import { createTestApp } from '../support/http-platform';
 
 // Test-only secrets (never used outside tests), at least 32 bytes each.
 const OLD_SECRET = 'old-test-only-secret-0123456789-abcdefghijklmn';
@@ -226,9 +227,7 @@ async function boot(sessionModule: DynamicModule, metadata: ModuleMetadata = {})
     ...metadata,
     imports: [sessionModule, ...(metadata.imports ?? [])],
   }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  await app.init();
-  return app;
+  return createTestApp(moduleRef, { logger: false });
 }
 
 async function loginAs(app: INestApplication, username: string): Promise<string> {

@@ -5,6 +5,7 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 import { SessionModule, SessionStoreHealthIndicator } from '@app/session';
 import { FailingStore, TEST_SECRET } from '../support/test-stores';
+import { createTestApp } from '../support/http-platform';
 
 /** The session store's health through @nestjs/terminus: up, down (failing), down (hanging), back up. */
 @Controller()
@@ -32,8 +33,7 @@ describe('SessionStoreHealthIndicator with @nestjs/terminus', () => {
       imports: [TerminusModule.forRoot({ logger: false }), SessionModule.forRoot({ secret: TEST_SECRET, store })],
       controllers: [HealthController],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    app = await createTestApp(moduleRef, { logger: false });
     server = app.getHttpServer() as App;
   });
 

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Post, Query, Res, UseGuards, type INestApplication } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import type { Response as ExpressResponse } from 'express';
 import request, { type Response } from 'supertest';
 import { Public, Session, SessionGuard, SessionModule } from '@app/session';
 import {
@@ -12,11 +12,14 @@ import {
   storeKeyOf,
   TEST_SECRET,
 } from '../support/test-stores';
+import { createTestApp } from '../support/http-platform';
 
 type AppSession = Session<{ value: string }>;
 
 @Controller()
 class StoreFailureController {
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
   /** Never looks at the session. */
   @Get('health')
   health(): { status: 'ok' } {
@@ -36,10 +39,11 @@ class StoreFailureController {
     return { ok: true };
   }
 
+  /** Redirects through the platform's own response under `@Res()` (Express's `res.redirect()`, Fastify's `reply.redirect()`). */
   @Post('write-and-redirect')
-  writeAndRedirect(@Session() session: AppSession, @Query('v') value: string, @Res() response: ExpressResponse): void {
+  writeAndRedirect(@Session() session: AppSession, @Query('v') value: string, @Res() response: unknown): void {
     session.value = value;
-    response.redirect(303, '/whoami');
+    this.adapterHost.httpAdapter.redirect(response, 303, '/whoami');
   }
 
   @Post('login')
@@ -102,8 +106,7 @@ describe('A failing session store', () => {
       imports: [SessionModule.forRoot({ secret: TEST_SECRET, store, idleTimeout: IDLE_TIMEOUT_MS })],
       controllers: [StoreFailureController],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    app = await createTestApp(moduleRef, { logger: false });
   });
 
   afterEach(() => {

@@ -6,6 +6,7 @@ import { Pool } from 'pg';
 import { createClient } from 'redis';
 import request, { type Response } from 'supertest';
 import { MemcachedStore, MemoryStore, MysqlStore, PostgresStore, RedisStore, Session, SessionModule, type SessionStore } from '@app/session';
+import { createUninitialisedApp } from '../support/http-platform';
 import { describeWithService, uniqueName } from '../support/services';
 import { sessionCookieFrom, setCookieFor, sleep, SpyStore, storeKeyOf, TEST_SECRET } from '../support/test-stores';
 
@@ -157,7 +158,7 @@ for (const variant of variants) {
         imports: [SessionModule.forRoot({ secret: TEST_SECRET, store: spy })],
         controllers: [RaceController],
       }).compile();
-      app = moduleRef.createNestApplication({ logger: false });
+      app = createUninitialisedApp(moduleRef, { logger: false });
       await app.listen(0, '127.0.0.1');
     });
 

@@ -6,6 +6,7 @@ import * as memjs from 'memjs';
 import request from 'supertest';
 import { Session, SessionModule, type SessionStore } from '@app/session';
 import { MemcachedStore } from '@app/session';
+import { createTestApp } from '../support/http-platform';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { sessionCookieFrom, shouldAnswerStoreUnavailable, sleep, storeKeyOf, TEST_SECRET, timeToFirstWrite } from '../support/test-stores';
@@ -44,8 +45,7 @@ describeWithService('memcached')('A Nest app on MemcachedStore when memcached go
       imports: [SessionModule.forRoot({ secret: TEST_SECRET, store })],
       controllers: [NotesController],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    app = await createTestApp(moduleRef, { logger: false });
   });
 
   afterAll(async () => {

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import request from 'supertest';
 import { Session, SessionModule } from '@app/session';
 import { MysqlStore } from '@app/session';
+import { createTestApp } from '../support/http-platform';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { sessionCookieFrom, shouldAnswerStoreUnavailable, TEST_SECRET } from '../support/test-stores';
@@ -87,8 +88,7 @@ describeWithService('mysql')('A Nest app on MysqlStore when MariaDB / MySQL goes
       imports: [SessionModule.forRoot({ secret: TEST_SECRET, store })],
       controllers: [ValueController],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    app = await createTestApp(moduleRef, { logger: false });
   });
 
   afterEach(() => {

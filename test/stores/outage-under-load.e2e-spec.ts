@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool as PgPool } from 'pg';
 import { createClient } from 'redis';
 import { MysqlStore, PostgresStore, RedisStore, Session, SessionModule, type SessionStore } from '@app/session';
+import { createUninitialisedApp } from '../support/http-platform';
 import { describeWithService, uniqueName, type Service } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { sleep, TEST_SECRET } from '../support/test-stores';
@@ -103,7 +104,7 @@ function outageUnderLoadSuite(service: Service, title: string, build: () => Prom
         imports: [SessionModule.forRoot({ secret: TEST_SECRET, store: fixture.store })],
         controllers: [CounterController],
       }).compile();
-      app = moduleRef.createNestApplication({ logger: false });
+      app = createUninitialisedApp(moduleRef, { logger: false });
       await app.listen(0, '127.0.0.1');
       const address = app.getHttpServer().address() as AddressInfo;
       base = `http://127.0.0.1:${address.port}`;

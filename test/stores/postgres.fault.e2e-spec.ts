@@ -4,6 +4,7 @@ import { Pool } from 'pg';
 import request from 'supertest';
 import { Session, SessionModule } from '@app/session';
 import { PostgresStore } from '@app/session';
+import { createTestApp } from '../support/http-platform';
 import { describeWithService, uniqueName } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { sessionCookieFrom, shouldAnswerStoreUnavailable, TEST_SECRET } from '../support/test-stores';
@@ -51,8 +52,7 @@ describeWithService('postgres')('An app on PostgresStore while PostgreSQL goes a
       imports: [SessionModule.forRoot({ secret: TEST_SECRET, store })],
       controllers: [NotesController],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    app = await createTestApp(moduleRef, { logger: false });
   });
 
   afterAll(async () => {

@@ -6,6 +6,7 @@ import { ConnectionTimeoutError, createClient, SocketTimeoutError } from 'redis'
 import request from 'supertest';
 import { Session, SessionModule } from '@app/session';
 import { RedisStore, redisReconnectStrategy, SessionStoreError } from '@app/session';
+import { createTestApp } from '../support/http-platform';
 import { describeWithService, uniqueName } from '../support/services';
 import { partitionReadyRedisOptions } from '../support/redis-options';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -64,8 +65,7 @@ describeWithService('redis')('A Nest app on RedisStore when Redis goes away and 
       imports: [SessionModule.forRoot({ secret: TEST_SECRET, store: new RedisStore({ client, prefix, operationTimeout: OPERATION_TIMEOUT }) })],
       controllers: [NotesController],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    app = await createTestApp(moduleRef, { logger: false });
   });
 
   afterAll(async () => {

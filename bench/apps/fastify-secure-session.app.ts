@@ -1,0 +1,65 @@
+import { Controller, Get, HttpCode, Injectable, Module, Post, Req, UnauthorizedException, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { BENCH_SECRET, BENCH_SESSION_MAX_AGE, BENCH_USER } from './bench-user';
+import { fastifySecureSession, type SecureSessionObject } from './fastify-peers';
+
+interface SessionRequest {
+  session: SecureSessionObject;
+}
+
+/** What a Nest app on @fastify/secure-session writes by hand: 401 unless signed in. */
+@Injectable()
+class SecureSessionGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    if (!context.switchToHttp().getRequest<SessionRequest>().session.get('user')) throw new UnauthorizedException('Authentication required');
+    return true;
+  }
+}
+
+/** @fastify/secure-session (the session sealed in the cookie), as Nest's docs show it for Fastify. */
+@Controller()
+class SecureSessionController {
+  @Get('public')
+  public(): { ok: true } {
+    return { ok: true };
+  }
+
+  @Post('login')
+  @HttpCode(200)
+  login(@Req() request: SessionRequest): { ok: true } {
+    request.session.set('user', BENCH_USER);
+    return { ok: true };
+  }
+
+  @Get('me')
+  @UseGuards(SecureSessionGuard)
+  me(@Req() request: SessionRequest): { user: unknown } {
+    return { user: request.session.get('user') };
+  }
+
+  @Post('visits')
+  @HttpCode(200)
+  visits(@Req() request: SessionRequest): { visits: number } {
+    const visits = ((request.session.get('visits') as number | undefined) ?? 0) + 1;
+    request.session.set('visits', visits);
+    return { visits };
+  }
+}
+
+@Module({ controllers: [SecureSessionController] })
+class SecureSessionModule {}
+
+export async function createFastifySecureSessionApp(): Promise<{ app: INestApplication; cleanup: () => Promise<void> }> {
+  const app = await NestFactory.create<NestFastifyApplication>(SecureSessionModule, new FastifyAdapter(), { logger: false });
+  await app.register(fastifySecureSession as never, {
+    secret: BENCH_SECRET,
+    // A fixed salt: the key is derived once at boot, as the plugin's README shows.
+    salt: 'bench-only-salt!',
+    cookieName: 'sealed',
+    expiry: BENCH_SESSION_MAX_AGE / 1000,
+    cookie: { path: '/', httpOnly: true, sameSite: 'lax', secure: false },
+  } as never);
+  return { app, cleanup: () => Promise.resolve() };
+}
