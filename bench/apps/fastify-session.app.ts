@@ -65,12 +65,12 @@ export async function createFastifySessionApp(kind: 'memory' | 'redis'): Promise
   }
   const app = await NestFactory.create<NestFastifyApplication>(FastifySessionModule, new FastifyAdapter(), { logger: false });
   await app.register(fastifyCookie as never);
-  await app.register(fastifySession as never, {
+  await app.register(fastifySession, {
     secret: BENCH_SECRET,
     cookieName: 'sid',
     saveUninitialized: false,
     cookie: { httpOnly: true, sameSite: 'lax', secure: false, maxAge: BENCH_SESSION_MAX_AGE },
     ...(store ? { store } : {}),
-  } as never);
+  });
   return { app, cleanup };
 }
