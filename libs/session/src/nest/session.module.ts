@@ -3,6 +3,7 @@ import { SessionManager } from '../core/session-manager';
 import { SessionEvents } from '../core/session-events';
 import { SessionService } from '../core/session-service';
 import type { SessionStore } from '../core/session-store';
+import { SelectedHttpPlatform } from './http/selected-http-platform';
 import { SESSION_HTTP_PLATFORM } from './http/session-http-platform';
 import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
 import { SessionMiddleware } from './session.middleware';
@@ -26,12 +27,22 @@ import { sessionProviders } from './session.providers';
   exports: [SESSION_OPTIONS, SESSION_STORE, SESSION_HTTP_PLATFORM, SessionManager, SessionService, SessionEvents, SessionStoreHealthIndicator],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule, OnModuleDestroy {
-  constructor(@Inject(SESSION_STORE) private readonly store: SessionStore) {
+  constructor(
+    @Inject(SESSION_STORE) private readonly store: SessionStore,
+    private readonly platform: SelectedHttpPlatform,
+    private readonly middleware: SessionMiddleware,
+  ) {
     super();
   }
 
+  /**
+   * Hooks the application's HTTP platform: on Express, the session middleware on every route; on
+   * Fastify, the same loader in an `onRequest` hook (no per-request trip through Nest's
+   * middleware layer and @fastify/middie).
+   */
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(SessionMiddleware).forRoutes('{*splat}');
+    const loadsItself = this.platform.select((request, response, next) => this.middleware.use(request, response, next));
+    if (!loadsItself) consumer.apply(SessionMiddleware).forRoutes('{*splat}');
   }
 
   /**

@@ -4,7 +4,7 @@ import { SessionConfigError } from '../../core/errors';
 import { clientAddress, isSecureRequest } from '../../core/request-security';
 import type { SessionRequest } from '../../core/session-request';
 import { bindSession, SESSION_BINDING, sessionBindingOf, type SessionAwareRequest } from '../http/request-binding';
-import type { SessionHttpPlatform } from '../http/session-http-platform';
+import type { SessionHttpPlatform, SessionLoader } from '../http/session-http-platform';
 import { fillSessionSlot, readSessionSlot, writeSessionSlot, type SessionSlot } from '../http/session-slot';
 import { commitOnSend, markForCommit } from './commit-on-send';
 import type { FastifyInstanceLike, FastifyRequestLike } from './fastify-types';
@@ -14,11 +14,12 @@ type RawRequest = IncomingMessage & SessionSlot;
 const hookedInstances = new WeakSet<object>();
 
 /**
- * Nest on Fastify (`@nestjs/platform-fastify`). Nest middleware runs on Node's own request and
- * response (`request.raw`, `reply.raw`), so the session middleware loads the session onto the raw
- * request, as on Express; Fastify's request object reads it back through accessors declared once
- * with `decorateRequest` (`request.session`, and the binding `@Session()` and the guards read).
- * The commit runs in Fastify's own `onSend` hook (see commit-on-send), not in patched methods.
+ * Nest on Fastify (`@nestjs/platform-fastify`). The session is loaded in an `onRequest` hook
+ * onto Node's own request (`request.raw`), by the same loader Express runs as middleware (so
+ * `SessionMiddleware` applied by hand works too); Fastify's request object reads it back through
+ * accessors declared once with `decorateRequest` (`request.session`, and the binding
+ * `@Session()` and the guards read). The commit runs in Fastify's own `onSend` hook (see
+ * commit-on-send), not in patched methods.
  */
 export const fastifyPlatform: SessionHttpPlatform = {
   sessionRequest(request: unknown, trustProxy: boolean): SessionRequest {
@@ -58,9 +59,9 @@ export const fastifyPlatform: SessionHttpPlatform = {
     markForCommit(response as ServerResponse, session, manager, logger);
   },
 
-  install(instance: unknown): void {
+  install(instance: unknown, loader: SessionLoader): boolean {
     const fastify = instance as FastifyInstanceLike;
-    if (hookedInstances.has(fastify)) return; // SessionModule imported more than once
+    if (hookedInstances.has(fastify)) return true; // SessionModule imported more than once: loaded once
     try {
       fastify.decorateRequest('session', {
         getter(this: FastifyRequestLike) {
@@ -75,6 +76,11 @@ export const fastifyPlatform: SessionHttpPlatform = {
           return (this.raw as SessionAwareRequest)[SESSION_BINDING];
         },
       });
+      // Loads the session before routing's guards and handlers, on Node's request and response
+      // as the middleware would; a store failure goes to Nest's exception handling (503).
+      fastify.addHook('onRequest', (request, reply, done) => {
+        loader(request.raw, reply.raw, () => done()).catch((error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
+      });
       fastify.addHook('onSend', commitOnSend);
     } catch (error) {
       throw new SessionConfigError([
@@ -84,5 +90,6 @@ export const fastifyPlatform: SessionHttpPlatform = {
       ]);
     }
     hookedInstances.add(fastify);
+    return true;
   },
 };

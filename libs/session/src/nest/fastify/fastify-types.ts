@@ -33,8 +33,12 @@ export interface RequestAccessor {
   setter?(this: FastifyRequestLike, value: unknown): void;
 }
 
+/** `onRequest`: the first hook of every request, before routing's guards and handlers. */
+export type OnRequestHook = (request: FastifyRequestLike, reply: FastifyReplyLike, done: (error?: Error) => void) => void;
+
 /** A Fastify instance (`app.getHttpAdapter().getInstance()`). */
 export interface FastifyInstanceLike {
   decorateRequest(name: string | symbol, accessor: RequestAccessor): unknown;
   addHook(name: 'onSend', hook: OnSendHook): unknown;
+  addHook(name: 'onRequest', hook: OnRequestHook): unknown;
 }

@@ -1,4 +1,4 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { SessionConfigError } from '../../core/errors';
 import type { SessionHandle } from '../../core/session';
@@ -7,28 +7,31 @@ import type { SessionRequest } from '../../core/session-request';
 import { expressPlatform } from '../express/express-platform';
 import { fastifyPlatform } from '../fastify/fastify-platform';
 import type { SessionBinding } from './request-binding';
-import type { CommitLogger, SessionHttpPlatform } from './session-http-platform';
+import type { CommitLogger, SessionHttpPlatform, SessionLoader } from './session-http-platform';
 
 /** The platforms the session glue hooks, by `HttpAdapter.getType()`. */
 const PLATFORMS: Readonly<Record<string, SessionHttpPlatform>> = { express: expressPlatform, fastify: fastifyPlatform };
 
 /**
  * The HTTP platform of the running application, chosen at boot from Nest's HTTP adapter: the one
- * place that asks which platform it is. Nest creates the adapter after the module's providers in
- * tests (`createNestApplication()` follows `compile()`), so the choice is made in `onModuleInit`,
- * before the first request; until then (and in an application with no HTTP server) it is Express.
- * Any other adapter fails the boot with a `SessionConfigError` naming it, rather than answering
- * 500 on every session route later.
+ * place that asks which platform it is. `SessionModule` calls {@link select} when it mounts its
+ * middleware (Nest creates the adapter after the providers in tests, so not earlier); until then,
+ * and in an application with no HTTP server, it is Express. Any other adapter fails the boot with
+ * a `SessionConfigError` naming it, rather than answering 500 on every session route later.
  */
 @Injectable()
-export class SelectedHttpPlatform implements SessionHttpPlatform, OnModuleInit {
+export class SelectedHttpPlatform implements SessionHttpPlatform {
   #platform: SessionHttpPlatform = expressPlatform;
 
   constructor(private readonly adapterHost: HttpAdapterHost) {}
 
-  onModuleInit(): void {
+  /**
+   * Picks and installs the platform of the application's HTTP adapter. True when the platform
+   * loads sessions itself, so no middleware is to be mounted.
+   */
+  select(loader: SessionLoader): boolean {
     const adapter = this.adapterHost.httpAdapter as HttpAdapterHost['httpAdapter'] | undefined;
-    if (!adapter) return; // an application context without HTTP (a worker, a CLI): nothing to hook
+    if (!adapter) return false; // an application context without HTTP (a worker, a CLI): nothing to hook
     const type = adapter.getType();
     const platform = Object.hasOwn(PLATFORMS, type) ? PLATFORMS[type] : undefined;
     if (!platform) {
@@ -37,8 +40,8 @@ export class SelectedHttpPlatform implements SessionHttpPlatform, OnModuleInit {
           '@nestjs/platform-express (ExpressAdapter, the default) and @nestjs/platform-fastify (FastifyAdapter)',
       ]);
     }
-    platform.install?.(adapter.getInstance());
     this.#platform = platform;
+    return platform.install?.(adapter.getInstance(), loader) ?? false;
   }
 
   sessionRequest(request: unknown, trustProxy: boolean): SessionRequest {

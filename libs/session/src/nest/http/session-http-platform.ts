@@ -18,9 +18,11 @@ export interface SessionHttpPlatform {
   /**
    * Called once at boot with the HTTP adapter's instance (the Express app, the Fastify server),
    * for what a platform sets up per application rather than per request: hooks, request
-   * accessors. Throws a `SessionConfigError` when the instance cannot be hooked.
+   * accessors. True when it also runs `loader` on every request itself (Fastify: an `onRequest`
+   * hook), so the module mounts no middleware; false or absent, the module mounts
+   * `SessionMiddleware`. Throws a `SessionConfigError` when the instance cannot be hooked.
    */
-  install?(instance: unknown): void;
+  install?(instance: unknown, loader: SessionLoader): boolean;
   /** What the engine needs of a request: its `Cookie` header, HTTPS or not, its device. */
   sessionRequest(request: unknown, trustProxy: boolean): SessionRequest;
   /** Whether the request came over HTTPS (trusting `X-Forwarded-Proto` only with `trustProxy`). */
@@ -35,6 +37,12 @@ export interface SessionHttpPlatform {
    */
   commitBeforeResponse(response: unknown, session: SessionHandle, manager: SessionManager, logger: CommitLogger): void;
 }
+
+/**
+ * Loads a request's session and attaches it (the session middleware's `use`): calls `next()` once
+ * loaded, rejects when the store fails.
+ */
+export type SessionLoader = (request: unknown, response: unknown, next: () => void) => Promise<void>;
 
 /** The injection token of the module's {@link SessionHttpPlatform}. */
 export const SESSION_HTTP_PLATFORM = Symbol('SESSION_HTTP_PLATFORM');
