@@ -1,3 +1,4 @@
+import { Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { createRequire } from 'node:module';
 
 /*
@@ -31,4 +32,14 @@ export interface FastifySessionObject {
 export interface SecureSessionObject {
   get(key: string): unknown;
   set(key: string, value: unknown): void;
+}
+
+/** What a Nest app on either Fastify plugin writes by hand: 401 unless signed in. */
+@Injectable()
+export class FastifyPeerSessionGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<{ session: { get(key: string): unknown } }>();
+    if (!request.session.get('user')) throw new UnauthorizedException('Authentication required');
+    return true;
+  }
 }

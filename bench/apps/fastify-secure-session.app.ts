@@ -1,21 +1,12 @@
-import { Controller, Get, HttpCode, Injectable, Module, Post, Req, UnauthorizedException, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Controller, Get, HttpCode, Module, Post, Req, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { BENCH_SECRET, BENCH_SESSION_MAX_AGE, BENCH_USER } from './bench-user';
-import { fastifySecureSession, type SecureSessionObject } from './fastify-peers';
+import { fastifySecureSession, FastifyPeerSessionGuard, type SecureSessionObject } from './fastify-peers';
 
 interface SessionRequest {
   session: SecureSessionObject;
-}
-
-/** What a Nest app on @fastify/secure-session writes by hand: 401 unless signed in. */
-@Injectable()
-class SecureSessionGuard implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    if (!context.switchToHttp().getRequest<SessionRequest>().session.get('user')) throw new UnauthorizedException('Authentication required');
-    return true;
-  }
 }
 
 /** @fastify/secure-session (the session sealed in the cookie), as Nest's docs show it for Fastify. */
@@ -34,7 +25,7 @@ class SecureSessionController {
   }
 
   @Get('me')
-  @UseGuards(SecureSessionGuard)
+  @UseGuards(FastifyPeerSessionGuard)
   me(@Req() request: SessionRequest): { user: unknown } {
     return { user: request.session.get('user') };
   }

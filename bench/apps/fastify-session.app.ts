@@ -1,23 +1,14 @@
-import { Controller, Get, HttpCode, Injectable, Module, Post, Req, UnauthorizedException, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Controller, Get, HttpCode, Module, Post, Req, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import { BENCH_SECRET, BENCH_SESSION_MAX_AGE, BENCH_USER } from './bench-user';
-import { fastifyCookie, fastifySession, type FastifySessionObject } from './fastify-peers';
+import { fastifyCookie, fastifySession, FastifyPeerSessionGuard, type FastifySessionObject } from './fastify-peers';
 import { openRedis, type Cleanup } from './services';
 
 interface SessionRequest {
   session: FastifySessionObject;
-}
-
-/** What a Nest app on @fastify/session writes by hand: 401 unless signed in. */
-@Injectable()
-class FastifySessionGuard implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    if (!context.switchToHttp().getRequest<SessionRequest>().session.get('user')) throw new UnauthorizedException('Authentication required');
-    return true;
-  }
 }
 
 /** @fastify/session (with @fastify/cookie) as its README shows it, behind the same routes. */
@@ -38,7 +29,7 @@ class FastifySessionController {
   }
 
   @Get('me')
-  @UseGuards(FastifySessionGuard)
+  @UseGuards(FastifyPeerSessionGuard)
   me(@Req() request: SessionRequest): { user: unknown } {
     return { user: request.session.get('user') };
   }

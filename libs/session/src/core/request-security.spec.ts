@@ -1,4 +1,4 @@
-import { isSecureRequest, type RequestTransport } from './request-security';
+import { clientAddress, isSecureRequest, type RequestTransport } from './request-security';
 
 describe('isSecureRequest', () => {
   it.each<[string, RequestTransport, boolean]>([
@@ -24,5 +24,21 @@ describe('isSecureRequest', () => {
     ['a value with a prefix', { encrypted: false, forwardedProto: 'xhttps', trustProxy: true }, false],
   ])('%s', (_label, transport, expected) => {
     expect(isSecureRequest(transport)).toBe(expected);
+  });
+});
+
+describe('clientAddress', () => {
+  it('is the socket peer without trustProxy, whatever X-Forwarded-For says', () => {
+    expect(clientAddress({ remoteAddress: '10.0.0.5', forwardedFor: '203.0.113.7', trustProxy: false })).toBe('10.0.0.5');
+  });
+
+  it('is the client-most X-Forwarded-For entry behind a trusted proxy', () => {
+    expect(clientAddress({ remoteAddress: '10.0.0.5', forwardedFor: ' 203.0.113.7 , 10.0.0.9', trustProxy: true })).toBe('203.0.113.7');
+    expect(clientAddress({ remoteAddress: '10.0.0.5', forwardedFor: ['203.0.113.8', '10.0.0.9'], trustProxy: true })).toBe('203.0.113.8');
+  });
+
+  it('falls back to the socket peer when the header is missing or empty', () => {
+    expect(clientAddress({ remoteAddress: '10.0.0.5', forwardedFor: undefined, trustProxy: true })).toBe('10.0.0.5');
+    expect(clientAddress({ remoteAddress: '10.0.0.5', forwardedFor: ' , ', trustProxy: true })).toBe('10.0.0.5');
   });
 });

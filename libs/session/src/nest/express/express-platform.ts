@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
-import { isSecureRequest } from '../../core/request-security';
 import type { SessionRequest } from '../../core/session-request';
+import { isSecureNodeRequest } from '../http/node-request';
 import { bindSession, sessionBindingOf, type SessionAwareRequest } from '../http/request-binding';
 import type { SessionHttpPlatform } from '../http/session-http-platform';
 import { commitBeforeResponse } from './commit-before-response';
@@ -27,12 +26,7 @@ export const expressPlatform: SessionHttpPlatform = {
   },
 
   isSecure(request: unknown, trustProxy: boolean): boolean {
-    const incoming = request as IncomingMessage;
-    return isSecureRequest({
-      encrypted: (incoming.socket as TLSSocket | undefined)?.encrypted === true,
-      forwardedProto: incoming.headers['x-forwarded-proto'],
-      trustProxy,
-    });
+    return isSecureNodeRequest(request as IncomingMessage, trustProxy);
   },
 
   isAttached(request: unknown): boolean {

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import { SessionConfigError } from '../../core/errors';
-import { clientAddress, isSecureRequest } from '../../core/request-security';
+import { clientAddress } from '../../core/request-security';
 import type { SessionRequest } from '../../core/session-request';
+import { isSecureNodeRequest } from '../http/node-request';
 import { bindSession, SESSION_BINDING, sessionBindingOf, type SessionAwareRequest } from '../http/request-binding';
 import type { SessionHttpPlatform, SessionLoader } from '../http/session-http-platform';
 import { fillSessionSlot, readSessionSlot, writeSessionSlot, type SessionSlot } from '../http/session-slot';
@@ -38,12 +38,7 @@ export const fastifyPlatform: SessionHttpPlatform = {
 
   isSecure(request: unknown, trustProxy: boolean): boolean {
     // The guards pass Fastify's request, the middleware Node's.
-    const raw = ((request as Partial<FastifyRequestLike>).raw ?? request) as IncomingMessage;
-    return isSecureRequest({
-      encrypted: (raw.socket as TLSSocket | undefined)?.encrypted === true,
-      forwardedProto: raw.headers['x-forwarded-proto'],
-      trustProxy,
-    });
+    return isSecureNodeRequest(((request as Partial<FastifyRequestLike>).raw ?? request) as IncomingMessage, trustProxy);
   },
 
   isAttached(request: unknown): boolean {
