@@ -101,7 +101,7 @@ function withRatios(cells: HttpCell[], settings: LoadSettings, skipped: HttpResu
     const ceiling = variant?.ceiling ?? 'none';
     return {
       ...cell,
-      vsCeiling: cell.variant === ceiling || cell.variant === 'fastify-none' ? undefined : ratio(cells, cell.variant, ceiling, cell.route),
+      vsCeiling: cell.variant === ceiling ? undefined : ratio(cells, cell.variant, ceiling, cell.route),
       ...(peer ? { peer, vsPeer: ratio(cells, cell.variant, peer, cell.route) } : {}),
     };
   });

@@ -21,24 +21,18 @@ export const fastifySession = (load('@fastify/session') as { default: FastifyPlu
 /** `@fastify/secure-session` (the session sealed in the cookie with libsodium). */
 export const fastifySecureSession = (load('@fastify/secure-session') as { default: FastifyPlugin }).default;
 
-/** The session object of `@fastify/session`. */
-export interface FastifySessionObject {
+/** What the bench uses of either plugin's session object (`regenerate`: @fastify/session only). */
+export interface FastifyPeerSession {
   get(key: string): unknown;
   set(key: string, value: unknown): void;
-  regenerate(): Promise<void>;
-}
-
-/** The session object of `@fastify/secure-session`. */
-export interface SecureSessionObject {
-  get(key: string): unknown;
-  set(key: string, value: unknown): void;
+  regenerate?(): Promise<void>;
 }
 
 /** What a Nest app on either Fastify plugin writes by hand: 401 unless signed in. */
 @Injectable()
 export class FastifyPeerSessionGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
-    const request = context.switchToHttp().getRequest<{ session: { get(key: string): unknown } }>();
+    const request = context.switchToHttp().getRequest<{ session: FastifyPeerSession }>();
     if (!request.session.get('user')) throw new UnauthorizedException('Authentication required');
     return true;
   }

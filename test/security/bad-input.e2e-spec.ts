@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { createExampleApp } from '../support/example-app';
@@ -40,6 +40,26 @@ describe('Bad input the issue lists explicitly, on the example app', () => {
   it('a header section over Node\'s 16 KB limit is refused by the HTTP layer (431), never reaching the app', async () => {
     const status = await rawStatus(port, `GET /me HTTP/1.1\r\nX-Huge: ${'a'.repeat(20_000)}`);
     expect(status === 431 || status === 'closed').toBe(true);
+  });
+
+  it('an oversized header on a reused keep-alive connection gets its 431 too, not a hang-up', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (headers: Record<string, string>) =>
+      new Promise<number | string>((resolve) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/me', headers: { Accept: 'application/json', ...headers }, agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', (error) => resolve(error.message));
+        req.end();
+      });
+    try {
+      // The first answer makes the connection one that has written already.
+      expect(await get({})).toBe(401);
+      expect(await get({ Cookie: `c=${'x'.repeat(200_000)}` })).toBe(431);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it.each<[string, string]>([

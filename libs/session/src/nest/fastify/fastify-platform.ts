@@ -74,7 +74,7 @@ export const fastifyPlatform: SessionHttpPlatform = {
       // Loads the session before routing's guards and handlers, on Node's request and response
       // as the middleware would; a store failure goes to Nest's exception handling (503).
       fastify.addHook('onRequest', (request, reply, done) => {
-        loader(request.raw, reply.raw, () => done()).catch((error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
+        loader(request.raw, reply.raw, done).catch((error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
       });
       fastify.addHook('onSend', commitOnSend);
     } catch (error) {
