@@ -14,7 +14,7 @@ const swcOptions = (syntax) => [
   },
 ];
 
-const ESM_PACKAGES = ['@nestjs', 'cookie', 'file-type', 'load-esm', 'uid', 'strtok3', 'token-types', '@tokenizer', 'uint8array-extras'];
+const ESM_PACKAGES = ['@nestjs', 'cookie', 'file-type', 'load-esm', 'uid', 'strtok3', 'token-types', '@tokenizer', 'uint8array-extras', 'mercurius', 'quick-lru', '@fastify/static', 'content-disposition'];
 
 const shared = {
   testEnvironment: 'node',

@@ -36,3 +36,18 @@ export function isCrossSiteRequest(request: RequestOriginInfo): boolean {
   // `Origin: null` comes from sandboxed frames, data: urls and some redirects: never trusted.
   return !allowed(request.origin);
 }
+
+/** What is needed to judge a WebSocket (or socket.io) handshake's sender. */
+export type HandshakeOriginInfo = Omit<RequestOriginInfo, 'method'>;
+
+/**
+ * True when a WebSocket handshake was opened by a page of another site (cross-site WebSocket
+ * hijacking): browsers send the user's cookies with it and no CORS check guards what the socket
+ * then does. The handshake is a GET, but it opens a channel that acts for the user, so it is
+ * judged as an unsafe request: the page's `Origin` (always sent by browsers on WebSocket
+ * handshakes) must be the application's own or an allowed one; `Origin: null` never is. Without
+ * `Origin` or `Sec-Fetch-Site` the client is not a browser page, and cannot borrow a user's cookie.
+ */
+export function isCrossSiteHandshake(handshake: HandshakeOriginInfo): boolean {
+  return isCrossSiteRequest({ ...handshake, method: 'POST' });
+}

@@ -1,7 +1,19 @@
-import { ConflictException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+import { ConflictException, ForbiddenException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+
+/**
+ * Every exception the library throws carries `extensions.code`: graphql-js copies an error's
+ * `extensions` into the GraphQL error it reports (Apollo and Mercurius alike), so a resolver's
+ * client reads `UNAUTHENTICATED` or `FORBIDDEN` instead of a bare message. HTTP responses are
+ * unchanged: their body is the exception's response object, as for any Nest `HttpException`.
+ */
+export interface SessionErrorExtensions {
+  readonly code: string;
+}
 
 /** The session store failed: 503 with a clear message, never a 500 and never a silent anonymous user. */
 export class SessionStoreUnavailableException extends ServiceUnavailableException {
+  readonly extensions: SessionErrorExtensions = { code: 'SESSION_STORE_UNAVAILABLE' };
+
   constructor(cause?: unknown) {
     super('Session store unavailable, please retry shortly', { cause });
   }
@@ -21,8 +33,37 @@ export const SESSION_INTERRUPTED_BODY = Object.freeze({
  * carries `code: 'SESSION_INTERRUPTED'` for clients to act on (typically: sign in again).
  */
 export class SessionInterruptedException extends ConflictException {
+  readonly extensions: SessionErrorExtensions = { code: 'SESSION_INTERRUPTED' };
+
   constructor(cause?: unknown) {
     super({ ...SESSION_INTERRUPTED_BODY }, { cause });
+  }
+}
+
+/** An anonymous request or operation reached a handler that needs a signed-in session: 401, `UNAUTHENTICATED`. */
+export class AuthenticationRequiredException extends UnauthorizedException {
+  readonly extensions: SessionErrorExtensions = { code: 'UNAUTHENTICATED' };
+
+  constructor() {
+    super('Authentication required');
+  }
+}
+
+/** A signed-in principal lacks every role `@Roles()` asks for: 403, `FORBIDDEN`. */
+export class RoleRequiredException extends ForbiddenException {
+  readonly extensions: SessionErrorExtensions = { code: 'FORBIDDEN' };
+
+  constructor(readonly requiredRoles: readonly string[]) {
+    super(`Requires one of the roles: ${requiredRoles.join(', ')}`);
+  }
+}
+
+/** The `csrf` option refused a request (or a GraphQL mutation) another site sent: 403, `FORBIDDEN`. */
+export class CrossSiteRequestException extends ForbiddenException {
+  readonly extensions: SessionErrorExtensions = { code: 'FORBIDDEN' };
+
+  constructor(message = 'Cross-site request refused') {
+    super(message);
   }
 }
 
@@ -30,12 +71,12 @@ export class SessionInterruptedException extends ConflictException {
  * An anonymous page request hit a protected route. `LoginRedirectFilter` turns it into a redirect
  * to `location`; without the filter it is still a plain 401.
  */
-export class LoginRequiredException extends UnauthorizedException {
+export class LoginRequiredException extends AuthenticationRequiredException {
   /** Where the browser is sent: the login page, with the page it asked for as `returnTo`. */
   readonly location: string;
 
   constructor(location: string) {
-    super('Authentication required');
+    super();
     this.location = location;
   }
 }

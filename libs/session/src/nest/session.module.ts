@@ -8,6 +8,7 @@ import { SESSION_HTTP_PLATFORM } from './http/session-http-platform';
 import { SESSION_OPTIONS, SESSION_STORE } from './session.constants';
 import { SessionMiddleware } from './session.middleware';
 import { SessionStoreHealthIndicator } from './session-store.health';
+import { SocketSessions } from './sockets/socket-sessions';
 import { ConfigurableSessionModule } from './session.module-definition';
 import { sessionProviders } from './session.providers';
 
@@ -22,9 +23,9 @@ import { sessionProviders } from './session.providers';
  * validated at boot; the module mounts its own middleware, so `main.ts` needs nothing.
  */
 @Module({
-  providers: [...sessionProviders, SessionMiddleware, SessionStoreHealthIndicator],
+  providers: [...sessionProviders, SessionMiddleware, SessionStoreHealthIndicator, SocketSessions],
   // The HTTP platform too: applications may apply SessionMiddleware in their own modules.
-  exports: [SESSION_OPTIONS, SESSION_STORE, SESSION_HTTP_PLATFORM, SessionManager, SessionService, SessionEvents, SessionStoreHealthIndicator],
+  exports: [SESSION_OPTIONS, SESSION_STORE, SESSION_HTTP_PLATFORM, SessionManager, SessionService, SessionEvents, SessionStoreHealthIndicator, SocketSessions],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule, OnModuleDestroy {
   constructor(

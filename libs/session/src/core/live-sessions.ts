@@ -1,0 +1,94 @@
+import type { EndedSessionBroadcast, SessionEndReason } from './ended-session-broadcast';
+import type { SessionEvents } from './session-events';
+
+/** A long-lived connection (a socket) that lives as long as its session. */
+export interface LiveConnection {
+  /** Tells the client why and closes the connection. Called at most once. */
+  end(reason: SessionEndReason): void;
+}
+
+/**
+ * The live connections of each session, closed when the session ends: on this instance, as the
+ * lifecycle events report it (logout, destroy, regenerate, `req.session = null`, a new id at
+ * login, revoke, sign out everywhere, the session limit, expiry seen by a request); on the other
+ * instances, through the broadcast, which this registry both feeds and follows. Keys are store
+ * keys (the SHA-256 of the id), as in the events.
+ */
+export class LiveSessions {
+  readonly #connections = new Map<string, Set<LiveConnection>>();
+  readonly #events: SessionEvents;
+  readonly #broadcast: EndedSessionBroadcast | undefined;
+  readonly #onError: (error: unknown) => void;
+  #stops: Array<() => void | Promise<void>> = [];
+
+  constructor(events: SessionEvents, broadcast: EndedSessionBroadcast | undefined, onError: (error: unknown) => void) {
+    this.#events = events;
+    this.#broadcast = broadcast;
+    this.#onError = onError;
+  }
+
+  /** Starts following the lifecycle events, then the broadcast; resolves once both are followed. */
+  async start(): Promise<void> {
+    const events = this.#events;
+    this.#stops.push(
+      events.on('destroyed', ({ sessionIdHash, reason }) => this.#endedHere(sessionIdHash, reason)),
+      events.on('revoked', ({ sessionIdHash, reason }) => this.#endedHere(sessionIdHash, reason)),
+      events.on('expired', ({ sessionIdHash, reason }) => this.#endedHere(sessionIdHash, reason)),
+      events.on('rotated', ({ previousSessionIdHash }) => {
+        if (previousSessionIdHash !== undefined) this.#endedHere(previousSessionIdHash, 'login');
+      }),
+    );
+    if (this.#broadcast) this.#stops.push(await this.#broadcast.subscribe((key, reason) => this.end(key, reason)));
+  }
+
+  /** Stops following events and the broadcast (connections stay open: their server closes them). */
+  async stop(): Promise<void> {
+    const stops = this.#stops;
+    this.#stops = [];
+    for (const stop of stops.reverse()) await stop();
+  }
+
+  /** Keeps `connection` until its session (under `key`) ends; returns what to call once it closed. */
+  track(key: string, connection: LiveConnection): () => void {
+    let set = this.#connections.get(key);
+    if (!set) this.#connections.set(key, (set = new Set()));
+    set.add(connection);
+    return () => this.#untrack(key, connection);
+  }
+
+  /** Ends this instance's connections of the session under `key`; returns how many. */
+  end(key: string, reason: SessionEndReason): number {
+    const set = this.#connections.get(key);
+    if (!set) return 0;
+    this.#connections.delete(key);
+    for (const connection of set) {
+      try {
+        connection.end(reason);
+      } catch (error) {
+        this.#onError(error);
+      }
+    }
+    return set.size;
+  }
+
+  /** How many connections are tracked (for tests and metrics). */
+  get size(): number {
+    let total = 0;
+    for (const set of this.#connections.values()) total += set.size;
+    return total;
+  }
+
+  #endedHere(key: string, reason: SessionEndReason): void {
+    this.end(key, reason);
+    // The other instances' sockets: every end is told, since this instance cannot know where
+    // the session's sockets are.
+    this.#broadcast?.publish(key, reason).catch(this.#onError);
+  }
+
+  #untrack(key: string, connection: LiveConnection): void {
+    const set = this.#connections.get(key);
+    if (!set) return;
+    set.delete(connection);
+    if (set.size === 0) this.#connections.delete(key);
+  }
+}

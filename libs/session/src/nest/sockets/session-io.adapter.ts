@@ -1,0 +1,72 @@
+import { Logger, type INestApplicationContext } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import type { Namespace, Server, Socket } from 'socket.io';
+import { GuardedGateways } from './guarded-gateways';
+import { attachSocketCarrier } from './socket-carrier';
+import { HandshakeRefusedError, socketSessionsOf, type SocketSessions } from './socket-sessions';
+
+/** The event a socket is sent, with `{ reason }`, just before it is disconnected because its session ended. */
+export const SESSION_ENDED_EVENT = 'session-ended';
+
+/**
+ * Nest's socket.io adapter, with sessions: every connection's handshake is read like an HTTP
+ * request (a cross-site page is refused with `Cross-site connection refused`, the session is
+ * loaded from the `Cookie` header, an anonymous socket on a guarded gateway is refused with
+ * `Authentication required`: socket.io's `connect_error`, with `data.code`), the session is
+ * what `@Session()` and `SessionGuard` see in `@SubscribeMessage()` handlers, and the socket is
+ * sent `session-ended` and disconnected when its session ends (here or on another instance).
+ *
+ * @example
+ * const app = await NestFactory.create(AppModule);
+ * app.useWebSocketAdapter(new SessionIoAdapter(app));
+ */
+export class SessionIoAdapter extends IoAdapter {
+  readonly #app: INestApplicationContext;
+  readonly #logger = new Logger('SessionIoAdapter');
+  readonly #gateways: GuardedGateways;
+  readonly #hooked = new WeakSet<Namespace>();
+  #sessions: SocketSessions | undefined;
+
+  constructor(app: INestApplicationContext) {
+    super(app);
+    this.#app = app;
+    this.#gateways = new GuardedGateways(app, 'namespace');
+  }
+
+  /** Nest binds each gateway's server (the main namespace or its own) here: the handshake check goes first. */
+  override bindClientConnect(server: Server | Namespace, callback: (...args: unknown[]) => unknown): void {
+    const namespace: Namespace = 'of' in server ? server.sockets : server;
+    if (!this.#hooked.has(namespace)) {
+      this.#hooked.add(namespace);
+      namespace.use((socket: Socket, next: (error?: Error) => void) => {
+        this.#open(socket).then(
+          () => next(),
+          (error: unknown) => next(this.#refusal(error)),
+        );
+      });
+    }
+    super.bindClientConnect(server, callback);
+  }
+
+  async #open(socket: Socket): Promise<void> {
+    const sessions = (this.#sessions ??= socketSessionsOf(this.#app));
+    const opened = await sessions.open(socket.request);
+    if (!sessions.isSignedIn(opened) && this.#gateways.requireSignIn(socket.nsp.name)) {
+      throw new HandshakeRefusedError('Authentication required', 'UNAUTHENTICATED');
+    }
+    attachSocketCarrier(socket, opened);
+    const stop = sessions.follow(opened, {
+      end: (reason) => {
+        socket.emit(SESSION_ENDED_EVENT, { reason });
+        socket.disconnect(true);
+      },
+    });
+    socket.once('disconnect', stop);
+  }
+
+  #refusal(error: unknown): Error {
+    if (error instanceof HandshakeRefusedError) return error;
+    this.#logger.error(`Socket handshake failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return new Error('Internal server error');
+  }
+}
