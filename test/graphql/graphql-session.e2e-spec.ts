@@ -32,7 +32,7 @@ const MODES: ReadonlyArray<[string, Partial<SessionOptions>]> = [
 
 async function bootGraphql(options: Partial<SessionOptions> = {}): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
-    imports: [graphqlTestModule(HTTP_PLATFORM, { secret: TEST_SECRET, name: 'sid', ...options } as SessionOptions)],
+    imports: [graphqlTestModule(HTTP_PLATFORM, { secret: TEST_SECRET, name: 'sid', ...options })],
   }).compile();
   return createTestApp(moduleRef, { logger: false });
 }
@@ -66,7 +66,7 @@ describe.each(MODES)(`GraphQL resolvers on ${HTTP_PLATFORM} (%s)`, (_mode, modeO
     expect(res.body).toEqual({ data: { login: true } });
     const cookie = sessionCookieOf(res);
     expect(cookie).toBeDefined();
-    return cookie!;
+    return cookie;
   }
 
   it('refuses an anonymous operation on a guarded resolver with UNAUTHENTICATED, not a redirect', async () => {
@@ -81,7 +81,7 @@ describe.each(MODES)(`GraphQL resolvers on ${HTTP_PLATFORM} (%s)`, (_mode, modeO
 
   it('reads the signed-in session in queries and field resolvers after a login mutation, which rotated the id and sent the cookie', async () => {
     const anonymous = await gql(app, 'mutation { visit }');
-    const before = sessionCookieOf(anonymous)!;
+    const before = sessionCookieOf(anonymous);
     const login = await gql(app, 'mutation { login(id: "alice", admin: false) }', before);
     const after = sessionCookieOf(login);
     expect(after).toBeDefined();
@@ -170,7 +170,7 @@ describe(`GraphQL resolvers on ${HTTP_PLATFORM} when the store fails`, () => {
 
   it('answers 503 (or a SESSION_STORE_UNAVAILABLE error) when the session cannot be loaded: never an anonymous user', async () => {
     const login = await gql(app, 'mutation { login(id: "alice", admin: false) }');
-    const cookie = sessionCookieOf(login)!;
+    const cookie = sessionCookieOf(login);
     store.goDown(['get']);
     const res = await gql(app, '{ me { id } }', cookie);
     // Apollo on Express: the session middleware's 503. Mercurius: its error handler reports the

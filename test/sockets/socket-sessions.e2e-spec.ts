@@ -24,7 +24,7 @@ const MODES: ReadonlyArray<[string, Partial<SessionOptions>]> = [
 const ENDED_WITHIN_MS = 1000;
 
 function options(extra: Partial<SessionOptions> = {}): SessionOptions {
-  return { secret: TEST_SECRET, name: 'sid', ...extra } as SessionOptions;
+  return { secret: TEST_SECRET, name: 'sid', ...extra };
 }
 
 async function signIn(app: INestApplication): Promise<string> {
@@ -90,7 +90,8 @@ describe.each(MODES)(`socket.io gateways on ${HTTP_PLATFORM} (%s)`, (_mode, mode
 
   it('reads the signed-in session from the handshake cookie (same-origin page or no Origin at all)', async () => {
     const cookie = await signIn(app);
-    for (const headers of [{ Cookie: cookie, Origin: url }, { Cookie: cookie }]) {
+    const handshakes: Array<Record<string, string>> = [{ Cookie: cookie, Origin: url }, { Cookie: cookie }];
+    for (const headers of handshakes) {
       const socket = client(headers);
       await connected(socket);
       await expect(ask(socket, 'whoami')).resolves.toEqual({ id: 'alice', roles: ['user'] });

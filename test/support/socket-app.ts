@@ -61,7 +61,7 @@ export class SocketTestController {
   @Post('regenerate')
   @HttpCode(204)
   async regenerate(@Session() session: SocketTestSession): Promise<void> {
-    await new Promise<void>((resolve, reject) => session.regenerate((error) => (error ? reject(error as Error) : resolve())));
+    await session.regenerate();
   }
 
   @Post('sign-out-everywhere')

@@ -57,3 +57,12 @@ export { MemcachedStore } from './stores/memcached.store';
 export type { MemcachedStoreOptions } from './stores/memcached.store';
 export { MysqlStore } from './stores/mysql.store';
 export type { MysqlStoreOptions } from './stores/mysql.store';
+export { RedisEndedSessionBroadcast } from './stores/redis-ended-session-broadcast';
+export type { RedisBroadcastClient, RedisBroadcastSubscriber, RedisEndedSessionBroadcastOptions } from './stores/redis-ended-session-broadcast';
+
+// Sockets (the adapters themselves are in the nest-session-auth/socket.io and nest-session-auth/ws subpaths)
+export type { EndedSessionBroadcast, SessionEndReason } from './core/ended-session-broadcast';
+export { SocketSessions } from './nest/sockets/socket-sessions';
+export type { SessionSocketSettings } from './nest/session-module-options';
+export { AuthenticationRequiredException, CrossSiteRequestException, RoleRequiredException } from './nest/session.exceptions';
+export type { SessionErrorExtensions } from './nest/session.exceptions';

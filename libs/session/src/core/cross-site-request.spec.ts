@@ -1,4 +1,4 @@
-import { isCrossSiteRequest, type RequestOriginInfo } from './cross-site-request';
+import { isCrossSiteHandshake, isCrossSiteRequest, type RequestOriginInfo } from './cross-site-request';
 
 const OWN = 'https://app.example';
 const request = (overrides: Partial<RequestOriginInfo>): RequestOriginInfo => ({
@@ -40,5 +40,22 @@ describe('isCrossSiteRequest', () => {
     ['an empty Sec-Fetch-Site falls back to Origin', { secFetchSite: '', origin: 'https://evil.example' }, true],
   ])('%s → cross-site: %s', (_label, overrides, expected) => {
     expect(isCrossSiteRequest(request(overrides))).toBe(expected);
+  });
+});
+
+describe('isCrossSiteHandshake', () => {
+  const handshake = (origin: string | undefined, secFetchSite?: string) => ({ origin, secFetchSite, ownOrigin: OWN, allowedOrigins: ['https://admin.example'] });
+
+  it.each<[string, string | undefined, string | undefined, boolean]>([
+    ["the application's own page", OWN, undefined, false],
+    ['an allowed origin', 'https://admin.example', 'same-site', false],
+    ['no Origin (not a browser page)', undefined, undefined, false],
+    ['another site (a GET, judged as unsafe)', 'https://evil.example', undefined, true],
+    ['another site, Sec-Fetch-Site cross-site', 'https://evil.example', 'cross-site', true],
+    ['a sibling subdomain', 'https://evil.app.example', 'same-site', true],
+    ['Origin: null (sandboxed frame)', 'null', undefined, true],
+    ['the same host over the other scheme', 'http://app.example', undefined, true],
+  ])('%s → cross-site: %s', (_name, origin, site, expected) => {
+    expect(isCrossSiteHandshake(handshake(origin, site))).toBe(expected);
   });
 });

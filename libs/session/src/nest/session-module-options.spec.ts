@@ -55,6 +55,7 @@ describe('resolveSessionOptions', () => {
         guard: 'none',
         loginPath: '/login',
         csrf: false,
+        sockets: { allowedOrigins: [], broadcast: undefined, recheckInterval: 60_000 },
       });
     });
 
@@ -97,6 +98,7 @@ describe('resolveSessionOptions', () => {
         guard: 'global',
         loginPath: '/auth/sign-in',
         csrf: false,
+        sockets: { allowedOrigins: [], broadcast: undefined, recheckInterval: 60_000 },
       });
     });
 
@@ -117,6 +119,28 @@ describe('resolveSessionOptions', () => {
       ['a bare host', { allowedOrigins: ['a.example'] }, 'csrf.allowedOrigins: "a.example" is not an origin (scheme://host[:port], no path or trailing slash)'],
     ])('refuses csrf as %s', (_label, csrf, problem) => {
       expect(() => resolveSessionOptions({ secret: SECRET, csrf: csrf as never })).toThrow(expect.objectContaining({ problems: [problem] }));
+    });
+
+    it('resolves sockets: origins default to csrf.allowedOrigins, a broadcast and an interval are kept', () => {
+      const broadcast = { publish: () => Promise.resolve(), subscribe: () => Promise.resolve(() => Promise.resolve()) };
+      expect(resolveSessionOptions({ secret: SECRET, csrf: { allowedOrigins: ['https://a.example'] } }).sockets).toEqual({
+        allowedOrigins: ['https://a.example'],
+        broadcast: undefined,
+        recheckInterval: 60_000,
+      });
+      expect(
+        resolveSessionOptions({ secret: SECRET, csrf: true, sockets: { allowedOrigins: ['https://b.example'], broadcast, recheckInterval: 5000 } }).sockets,
+      ).toEqual({ allowedOrigins: ['https://b.example'], broadcast, recheckInterval: 5000 });
+    });
+
+    it.each<[string, unknown, string]>([
+      ['a string', 'on', 'sockets: must be an object { allowedOrigins?, broadcast?, recheckInterval? }'],
+      ['a path as origin', { allowedOrigins: ['https://a.example/ws'] }, 'sockets.allowedOrigins: "https://a.example/ws" is not an origin (scheme://host[:port], no path or trailing slash)'],
+      ['a broadcast without subscribe', { broadcast: { publish: () => undefined } }, 'sockets.broadcast: must have publish(key, reason) and subscribe(listener) methods (e.g. new RedisEndedSessionBroadcast(client))'],
+      ['an interval in seconds', { recheckInterval: 30 }, 'sockets.recheckInterval: must be a whole number of milliseconds from 1000 to 86400000 (got 30)'],
+      ['an interval past a day', { recheckInterval: 2 ** 31 }, 'sockets.recheckInterval: must be a whole number of milliseconds from 1000 to 86400000 (got 2147483648)'],
+    ])('refuses sockets as %s', (_label, sockets, problem) => {
+      expect(() => resolveSessionOptions({ secret: SECRET, sockets: sockets as never })).toThrow(expect.objectContaining({ problems: [problem] }));
     });
 
     it('keeps a client-side configuration with its revocation store', () => {
@@ -214,8 +238,8 @@ describe('resolveSessionOptions', () => {
       ['store with a non-function method', { secret: SECRET, store: { ...validStore, get: 'redis://localhost' } }, 'store: must implement the SessionStore contract (missing get)'],
       ['store null', { secret: SECRET, store: null }, 'store: must implement the SessionStore contract (missing get, set, update, destroy, touch)'],
       // unknown options
-      ['a top-level typo', { secret: SECRET, idleTimout: 60_000 }, 'idleTimout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, maxSessionsPerUser, guard, loginPath, csrf)'],
-      ['an express-session option', { secret: SECRET, resave: false }, 'resave: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, maxSessionsPerUser, guard, loginPath, csrf)'],
+      ['a top-level typo', { secret: SECRET, idleTimout: 60_000 }, 'idleTimout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, maxSessionsPerUser, guard, loginPath, csrf, sockets)'],
+      ['an express-session option', { secret: SECRET, resave: false }, 'resave: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, maxSessionsPerUser, guard, loginPath, csrf, sockets)'],
       // guard and loginPath
       ['guard invalid', { secret: SECRET, guard: 'all' }, `guard: must be 'global' or 'none' (got "all")`],
       ['guard boolean', { secret: SECRET, guard: true }, `guard: must be 'global' or 'none' (got true)`],
@@ -251,7 +275,7 @@ describe('resolveSessionOptions', () => {
         idelTimeout: 1,
       });
       expect(problems).toEqual([
-        'idelTimeout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, maxSessionsPerUser, guard, loginPath, csrf)',
+        'idelTimeout: unknown option (known: secret, name, cookie, trustProxy, idleTimeout, absoluteTimeout, rolling, saveUninitialized, mode, store, revocationStore, maxSessionsPerUser, guard, loginPath, csrf, sockets)',
         'secret[0]: must be at least 32 bytes (got 5)',
         'secret[1]: must be at least 32 bytes (got 5)',
         'secret: contains the same secret twice',
