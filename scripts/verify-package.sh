@@ -23,6 +23,16 @@ if tar -tzf "$tarball" | grep -qE '\.spec\.|/src/'; then
   exit 1
 fi
 
+# The subpath entries (their peers, the WebSocket packages, are not installed here: only shipped and typed).
+for entry in socket.io ws; do
+  for file in "dist/$entry.js" "dist/$entry.d.ts"; do
+    if ! tar -tzf "$tarball" | grep -qx "package/$file"; then
+      echo "verify-package: the tarball lacks $file (the nest-session-auth/$entry entry)" >&2
+      exit 1
+    fi
+  done
+done
+
 # Pin what the repository itself is tested with.
 version_of() { node -p "require('$repo/node_modules/$1/package.json').version"; }
 

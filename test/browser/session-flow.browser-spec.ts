@@ -227,4 +227,32 @@ describe.each(MODES)('in a real browser, SESSION_STORE=$mode', ({ mode, env }) =
     await expect(page.locator('li.device').count()).resolves.toBe(devicesBefore);
     await shots.take(page, 'two-devices-after-attack');
   });
+
+  it('the live page opens a socket that knows the user, and closes it within 1 s of a logout in another tab; another site cannot open one', async () => {
+    if (!attacker) throw new Error('the attacker site did not start');
+    const { context, page } = await signedInDevice();
+    await page.goto(`${appUrl}/live`);
+    const status = page.locator('#live-status');
+    await status.filter({ hasText: 'Connected as' }).waitFor();
+    await expect(status.innerText()).resolves.toBe('Connected as alice (user)');
+    await shots.take(page, 'live-connected');
+
+    // Log out in another tab of the same browser profile (same cookie jar).
+    const otherTab = await context.newPage();
+    await otherTab.goto(`${appUrl}/`);
+    const loggedOutAt = Date.now();
+    await Promise.all([otherTab.waitForURL(`${appUrl}/login`), otherTab.locator('header').getByRole('button', { name: 'Log out' }).click()]);
+    await status.filter({ hasText: 'Your session ended' }).waitFor({ timeout: 3_000 });
+    expect(Date.now() - loggedOutAt).toBeLessThan(2_000); // the click's own round trip included; the server's part is checked in e2e
+    await expect(status.innerText()).resolves.toBe('Your session ended (logout): the connection was closed.');
+    await shots.take(page, 'live-session-ended');
+
+    // A page of another site (http://127.0.0.2) opening a socket to the app with the visitor's cookies.
+    const victim = await signedInDevice();
+    await victim.page.goto(`${attacker.url}/socket?port=${appPort}`);
+    const result = victim.page.locator('#result');
+    await result.filter({ hasText: 'refused' }).waitFor();
+    await expect(result.innerText()).resolves.toBe('refused: Cross-site connection refused');
+    await shots.take(victim.page, 'cross-site-socket-refused');
+  });
 });

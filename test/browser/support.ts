@@ -65,13 +65,30 @@ export interface RunningServer {
  * "Another site": a plain HTTP server on 127.0.0.2 (all of 127.0.0.0/8 is loopback on Linux).
  * Browsers treat another IP host as another site, whereas another port of the same host is the
  * same site. `GET /revoke-others?port=N` and `GET /logout?port=N` serve a page whose form posts,
- * as soon as it loads, to that path of the app on http://127.0.0.1:N.
+ * as soon as it loads, to that path of the app on http://127.0.0.1:N; `GET /socket?port=N` one
+ * that opens a socket.io connection to the app and shows how it went in `#result`.
  */
 export async function startAttackerSite(): Promise<RunningServer> {
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.2');
     const target = ATTACKS[url.pathname];
     const port = url.searchParams.get('port') ?? '';
+    if (request.method === 'GET' && url.pathname === '/socket' && /^\d{1,5}$/.test(port)) {
+      // Cross-site WebSocket hijacking: open a socket to the app with the visitor's cookies.
+      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+      response.end(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Chat with us</title></head>
+<body>
+  <p id="result">connecting</p>
+  <script src="http://127.0.0.1:${port}/socket.io/socket.io.js"></script>
+  <script>
+    const socket = io('http://127.0.0.1:${port}', { transports: ['websocket'], reconnection: false, withCredentials: true });
+    socket.on('connect', () => { document.getElementById('result').textContent = 'connected'; });
+    socket.on('connect_error', (error) => { document.getElementById('result').textContent = 'refused: ' + error.message; });
+  </script>
+</body></html>`);
+      return;
+    }
     if (request.method !== 'GET' || target === undefined || !/^\d{1,5}$/.test(port)) {
       response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
       return;

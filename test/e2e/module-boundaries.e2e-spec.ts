@@ -37,7 +37,13 @@ describe('SessionGuard outside HTTP', () => {
   Public()(Gateway.prototype, 'open', Object.getOwnPropertyDescriptor(Gateway.prototype, 'open')!);
 
   const contextFor = (handler: () => void, type: string): ExecutionContext =>
-    ({ getType: () => type, getHandler: () => handler, getClass: () => Gateway }) as unknown as ExecutionContext;
+    ({
+      getType: () => type,
+      getHandler: () => handler,
+      getClass: () => Gateway,
+      // A socket the session adapter did not open: no session on it.
+      switchToWs: () => ({ getClient: () => ({}) }),
+    }) as unknown as ExecutionContext;
 
   const guard = new SessionGuard(new Reflector());
 
@@ -46,8 +52,13 @@ describe('SessionGuard outside HTTP', () => {
     expect(guard.canActivate(contextFor(Gateway.prototype.open, 'rpc'))).toBe(true);
   });
 
-  it('fails closed for any other non-HTTP handler: sessions exist only on HTTP requests', () => {
-    expect(guard.canActivate(contextFor(Gateway.prototype.closed, 'ws'))).toBe(false);
+  it('fails closed for an RPC handler: microservice messages carry no session', () => {
     expect(guard.canActivate(contextFor(Gateway.prototype.closed, 'rpc'))).toBe(false);
+  });
+
+  it('refuses a gateway handler on a socket the session adapter did not open, saying how to install it', () => {
+    expect(() => guard.canActivate(contextFor(Gateway.prototype.closed, 'ws'))).toThrow(
+      expect.objectContaining({ code: 'SESSION_NOT_LOADED', message: expect.stringContaining('SessionIoAdapter') }),
+    );
   });
 });

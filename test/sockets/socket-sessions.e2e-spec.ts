@@ -190,6 +190,24 @@ describe(`socket.io gateways on ${HTTP_PLATFORM}: expiry and outages`, () => {
     }
   });
 
+  it('ends the socket of the session maxSessionsPerUser evicts when the user signs in once more', async () => {
+    const { app, url } = await bootSocketApp('socket.io', options({ maxSessionsPerUser: 1 }));
+    try {
+      const first = await signIn(app);
+      const socket = ioClient(url, { Cookie: first });
+      await connected(socket);
+      let signedInAt = 0;
+      const ended = sessionEnded(socket, () => signedInAt);
+      signedInAt = Date.now();
+      await signIn(app);
+      const result = await ended;
+      expect(result.reason).toBe('max-sessions');
+      expect(result.disconnectedAfterMs).toBeLessThan(ENDED_WITHIN_MS);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('notices, at the recheck, a session removed behind its back (no event reached this instance)', async () => {
     const store = new MemoryStore();
     const { app, url } = await bootSocketApp('socket.io', options({ store, idleTimeout: 60_000, sockets: { recheckInterval: 1000 } }));

@@ -36,7 +36,7 @@ export async function createExampleApp(overrides: ExampleConfigOverrides = {}): 
     LOGIN_ATTEMPTS_PER_CLIENT: '1000000',
   });
   const config: ExampleConfig = { ...base, ...overrides, http: { ...base.http, ...overrides.http } };
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forPlatform(config.http.platform)] })
     .overrideProvider(ConfigService)
     .useValue(exampleConfigService(config))
     .compile();

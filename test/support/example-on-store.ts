@@ -29,7 +29,7 @@ export async function startExampleOn(mode: ExampleSessionMode, opened: ExampleSt
     LOGIN_ATTEMPTS_PER_ACCOUNT: '1000000',
     LOGIN_ATTEMPTS_PER_CLIENT: '1000000',
   });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forPlatform(config.http.platform)] })
     .overrideProvider(ConfigService)
     .useValue(exampleConfigService(config))
     .overrideProvider(EXAMPLE_STORE)

@@ -1,13 +1,15 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { SessionModule, type SessionOptions } from '@app/session';
 import { AccountModule } from './account/account.module';
 import { AuthModule } from './auth/auth.module';
-import type { ExampleConfig } from './config/example-config';
+import type { ExampleConfig, ExampleHttpPlatform } from './config/example-config';
 import { ExampleConfigModule } from './config/example-config.module';
 import type { ExampleStore } from './store/example-store';
 import { EXAMPLE_STORE, ExampleStoreModule } from './store/example-store.module';
+import { ExampleGraphqlModule } from './graphql/example-graphql.module';
 import { HealthModule } from './health/health.module';
+import { LiveModule } from './live/live.module';
 import { PagesModule } from './pages/pages.module';
 import { VisitsModule } from './visits/visits.module';
 
@@ -23,8 +25,10 @@ export function exampleSessionOptions(config: ConfigService<ExampleConfig, true>
     cookie: { secure: production ? true : 'auto' },
     trustProxy: config.get('http', { infer: true }).trustProxy,
     loginPath: '/login',
-    // Cross-site form posts (to /login, /logout, /visits) are refused with 403.
+    // Cross-site form posts (to /login, /logout, /visits) and GraphQL mutations are refused with 403.
     csrf: true,
+    // On Redis, a session ended on one instance closes the sockets every instance holds for it.
+    ...(opened.broadcast ? { sockets: { broadcast: opened.broadcast } } : {}),
   };
 }
 
@@ -44,6 +48,15 @@ export function exampleSessionOptions(config: ConfigService<ExampleConfig, true>
     VisitsModule,
     AccountModule,
     HealthModule,
+    LiveModule,
   ],
 })
-export class AppModule {}
+export class AppModule {
+  /**
+   * The application on its HTTP platform: GraphQL's driver follows it (Apollo on Express,
+   * Mercurius on Fastify), and Nest fixes a driver when the module is declared.
+   */
+  static forPlatform(platform: ExampleHttpPlatform): DynamicModule {
+    return { module: AppModule, imports: [ExampleGraphqlModule.forPlatform(platform)] };
+  }
+}

@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import type { AbstractHttpAdapter } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { SessionIoAdapter } from '@app/session/socket.io';
 import type { ExampleConfig, ExampleHttpConfig } from './config/example-config';
 import { configureExpress } from './http/express-setup';
 import { configureFastify, createFastifyAdapter } from './http/fastify-setup';
@@ -20,5 +21,7 @@ export function configureExampleApp<T extends INestApplication>(app: T): T {
   const http = app.get<ConfigService<ExampleConfig, true>>(ConfigService).get('http', { infer: true });
   if (app.getHttpAdapter().getType() === 'fastify') configureFastify(app as unknown as NestFastifyApplication);
   else configureExpress(app as unknown as NestExpressApplication, http);
+  // socket.io with sessions: the handshake's cookie is the session, and sockets end with it.
+  app.useWebSocketAdapter(new SessionIoAdapter(app));
   return app;
 }

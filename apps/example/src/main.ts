@@ -15,7 +15,7 @@ async function bootstrap(): Promise<void> {
   const { http } = loadExampleConfig(process.env);
   // abortOnError: false: a failure to start (a store that cannot be reached) exits with status 1
   // rather than through process.abort() and a core dump.
-  const app: INestApplication = await NestFactory.create(AppModule, createExampleHttpAdapter(http), { bodyParser: false, abortOnError: false });
+  const app: INestApplication = await NestFactory.create(AppModule.forPlatform(http.platform), createExampleHttpAdapter(http), { bodyParser: false, abortOnError: false });
   configureExampleApp(app);
   app.enableShutdownHooks();
   const { port, platform } = app.get<ConfigService<ExampleConfig, true>>(ConfigService).get('http', { infer: true });

@@ -3,12 +3,24 @@ import { Client as MemcachedClient } from 'memjs';
 import { createPool } from 'mysql2/promise';
 import { Pool } from 'pg';
 import { createClient, createCluster } from 'redis';
-import { MemcachedStore, MemoryStore, MysqlStore, PostgresStore, RedisStore, redisReconnectStrategy, type SessionStore } from '@app/session';
+import {
+  MemcachedStore,
+  MemoryStore,
+  MysqlStore,
+  PostgresStore,
+  RedisEndedSessionBroadcast,
+  RedisStore,
+  redisReconnectStrategy,
+  type EndedSessionBroadcast,
+  type SessionStore,
+} from '@app/session';
 import type { ExampleStoreConfig } from '../config/example-config';
 
 /** A session store and the clients the example opened for it. */
 export interface ExampleStore {
   readonly store: SessionStore;
+  /** On Redis: tells every instance when a session ends, so each closes its sockets. */
+  readonly broadcast?: EndedSessionBroadcast;
   /** Closes the clients the example opened (the store's own `close()` is called by the module). */
   close(): Promise<void>;
 }
@@ -46,6 +58,13 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
       await client.connect();
       return {
         store: new RedisStore({ client, prefix: config.keyPrefix, localCache: true }),
+        broadcast: new RedisEndedSessionBroadcast({
+          client,
+          channel: `${config.keyPrefix}ended`,
+          onError: (error) => {
+            logger.warn(`Redis (ended sessions): ${error.message}`);
+          },
+        }),
         close: async () => {
           await client.close();
         },
@@ -99,6 +118,13 @@ async function openRedisCluster(config: ExampleStoreConfig, logger: LoggerServic
   await cluster.connect();
   return {
     store: new RedisStore({ client: cluster, prefix: config.keyPrefix }),
+    broadcast: new RedisEndedSessionBroadcast({
+      client: cluster,
+      channel: `${config.keyPrefix}ended`,
+      onError: (error) => {
+        logger.warn(`Redis Cluster (ended sessions): ${error.message}`);
+      },
+    }),
     close: async () => {
       await cluster.close();
     },

@@ -1,6 +1,7 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
 import { Session } from '@app/session';
 import type { ExampleSession } from '../auth/session-user';
+import { countVisit } from './visit-counter';
 
 /** The classic session demo: a counter kept in the session (anonymous sessions too). */
 @Controller('visits')
@@ -8,7 +9,6 @@ export class VisitsController {
   @Post()
   @HttpCode(200)
   count(@Session() session: ExampleSession): { visits: number } {
-    session.visits = (session.visits ?? 0) + 1;
-    return { visits: session.visits };
+    return { visits: countVisit(session) };
   }
 }
