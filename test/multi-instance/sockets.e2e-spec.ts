@@ -20,8 +20,8 @@ describeWithService('redis')('example sockets across instances sharing Redis', (
   ] as const)('closes the socket held on instance B within 1 s of %s', async (_name, reason) => {
     const [a, b, c] = instances();
     const browser = new Browser('socket-test');
-    expect((await browser.send(a!, 'post', '/login', ALICE)).status).toBe(200);
-    const socket: ClientSocket = ioClient(b!.url, { Cookie: browser.cookie! });
+    expect((await browser.send(a, 'post', '/login', ALICE)).status).toBe(200);
+    const socket: ClientSocket = ioClient(b.url, { Cookie: browser.cookie! });
     try {
       await connected(socket);
       await expect(ask(socket, 'whoami')).resolves.toEqual({ username: 'alice', roles: ['user'] });
@@ -37,13 +37,13 @@ describeWithService('redis')('example sockets across instances sharing Redis', (
       });
       if (reason === 'logout') {
         endedAt = Date.now();
-        expect((await browser.send(a!, 'post', '/logout')).status).toBe(204);
+        expect((await browser.send(a, 'post', '/logout')).status).toBe(204);
       } else {
         // Another device of alice signs every other session out, through instance C.
         const other = new Browser('other-device');
-        expect((await other.send(c!, 'post', '/login', ALICE)).status).toBe(200);
+        expect((await other.send(c, 'post', '/login', ALICE)).status).toBe(200);
         endedAt = Date.now();
-        expect((await other.send(c!, 'post', '/account/sessions/revoke-others')).status).toBe(204);
+        expect((await other.send(c, 'post', '/account/sessions/revoke-others')).status).toBe(204);
       }
       const result = await ended;
       expect(result.reason).toBe(reason);
