@@ -71,7 +71,7 @@ export function renderPage(title: string, body: string, viewer: Viewer | undefin
 </head>
 <body>
   <header>
-    <nav><a href="/">Home</a><a href="/articles/create">Write an article</a><a href="/admin">Admin</a>${viewer ? '<a href="/account/sessions">Your sessions</a>' : ''}</nav>
+    <nav><a href="/">Home</a><a href="/articles/create">Write an article</a><a href="/admin">Admin</a>${viewer ? '<a href="/account/sessions">Your sessions</a><a href="/live">Live</a>' : ''}</nav>
     ${account}
   </header>
   <main>

@@ -34,7 +34,6 @@ describe('LiveSessions', () => {
     [{ type: 'destroyed', sessionIdHash: KEY, at: 1, reason: 'logout' }, 'logout'],
     [{ type: 'destroyed', sessionIdHash: KEY, at: 1, reason: 'regenerate' }, 'regenerate'],
     [{ type: 'revoked', sessionIdHash: KEY, at: 1, reason: 'max-sessions' }, 'max-sessions'],
-    [{ type: 'expired', sessionIdHash: KEY, at: 1, reason: 'idle-timeout' }, 'idle-timeout'],
     [{ type: 'rotated', sessionIdHash: OTHER, previousSessionIdHash: KEY, at: 1, userId: 'u', reason: 'login' }, 'login'],
   ] as const)('ends the connections of a session when the engine reports %o', async (event, reason) => {
     const events = new SessionEvents();
@@ -48,6 +47,18 @@ describe('LiveSessions', () => {
     expect(mine.end).toHaveBeenCalledWith(reason);
     expect(other.end).not.toHaveBeenCalled();
     expect(live.size).toBe(1);
+  });
+
+  it('leaves connections open on an expired event: a stale copy of a cookie is not the end of its session', async () => {
+    const broadcast = new MemoryBroadcast();
+    const events = new SessionEvents();
+    const live = new LiveSessions(events, broadcast, () => undefined);
+    await live.start();
+    const mine = connection();
+    live.track(KEY, mine);
+    events.emit({ type: 'expired', sessionIdHash: KEY, at: 1, reason: 'idle-timeout' });
+    expect(mine.end).not.toHaveBeenCalled();
+    expect(broadcast.published).toEqual([]);
   });
 
   it('publishes every end it sees, and ends what other instances publish', async () => {

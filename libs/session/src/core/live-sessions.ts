@@ -10,9 +10,14 @@ export interface LiveConnection {
 /**
  * The live connections of each session, closed when the session ends: on this instance, as the
  * lifecycle events report it (logout, destroy, regenerate, `req.session = null`, a new id at
- * login, revoke, sign out everywhere, the session limit, expiry seen by a request); on the other
- * instances, through the broadcast, which this registry both feeds and follows. Keys are store
- * keys (the SHA-256 of the id), as in the events.
+ * login, revoke, sign out everywhere, the session limit); on the other instances, through the
+ * broadcast, which this registry both feeds and follows. Keys are store keys (the SHA-256 of the
+ * id), as in the events.
+ *
+ * Expiry is not taken from `expired` events: each connection is rechecked at its own session's
+ * deadline by its owner. Client-side, an `expired` event only says that one copy of the cookie
+ * is stale (a request brought an old one back): the browser may hold a fresher cookie of the same
+ * session, whose connections must stay open.
  */
 export class LiveSessions {
   readonly #connections = new Map<string, Set<LiveConnection>>();
@@ -33,7 +38,6 @@ export class LiveSessions {
     this.#stops.push(
       events.on('destroyed', ({ sessionIdHash, reason }) => this.#endedHere(sessionIdHash, reason)),
       events.on('revoked', ({ sessionIdHash, reason }) => this.#endedHere(sessionIdHash, reason)),
-      events.on('expired', ({ sessionIdHash, reason }) => this.#endedHere(sessionIdHash, reason)),
       events.on('rotated', ({ previousSessionIdHash }) => {
         if (previousSessionIdHash !== undefined) this.#endedHere(previousSessionIdHash, 'login');
       }),
