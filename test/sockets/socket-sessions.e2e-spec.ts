@@ -208,6 +208,44 @@ describe(`socket.io gateways on ${HTTP_PLATFORM}: expiry and outages`, () => {
     }
   });
 
+  it('refuses a handshake whose session was ended (elsewhere) while the handshake was reading it', async () => {
+    // The next store read waits at a gate: the handshake's load reads the live session, then a
+    // logout completes, then the handshake goes on with what it read.
+    let gate: Promise<void> | undefined;
+    let reached: () => void = () => undefined;
+    const reachedGate = new Promise<void>((resolve) => (reached = resolve));
+    class GatedStore extends MemoryStore {
+      override async get(key: string) {
+        const record = await super.get(key);
+        const waiting = gate;
+        gate = undefined;
+        if (waiting) {
+          reached();
+          await waiting;
+        }
+        return record;
+      }
+    }
+    const { app, url } = await bootSocketApp('socket.io', options({ store: new GatedStore() }));
+    try {
+      const cookie = await signIn(app);
+      let open: () => void = () => undefined;
+      gate = new Promise<void>((resolve) => (open = resolve));
+      const handshake = connected(ioClient(url, { Cookie: cookie }, '/open')).then(
+        () => undefined,
+        (error: Error & { data?: { code?: string } }) => error,
+      );
+      await reachedGate;
+      await request(app.getHttpServer() as App).post('/logout').set('Cookie', cookie).expect(204);
+      open();
+      const refused = await handshake;
+      expect(refused?.message).toBe('Session ended, please reconnect');
+      expect(refused?.data).toEqual({ code: 'SESSION_ENDED' });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('notices, at the recheck, a session removed behind its back (no event reached this instance)', async () => {
     const store = new MemoryStore();
     const { app, url } = await bootSocketApp('socket.io', options({ store, idleTimeout: 60_000, sockets: { recheckInterval: 1000 } }));

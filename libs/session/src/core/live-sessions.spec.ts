@@ -100,6 +100,23 @@ describe('LiveSessions', () => {
   });
 });
 
+describe('LiveSessions.endedLately', () => {
+  it('remembers an end for a minute, whichever instance reported it, so a handshake that read the session before it cannot slip in after', async () => {
+    const broadcast = new MemoryBroadcast();
+    const events = new SessionEvents();
+    const here = new LiveSessions(events, broadcast, () => undefined);
+    const there = new LiveSessions(new SessionEvents(), broadcast, () => undefined);
+    await here.start();
+    await there.start();
+    expect(here.endedLately(KEY)).toBeUndefined();
+    events.emit({ type: 'destroyed', sessionIdHash: KEY, at: 1, reason: 'logout' });
+    expect(here.endedLately(KEY)).toBe('logout');
+    expect(there.endedLately(KEY)).toBe('logout');
+    expect(here.endedLately(OTHER)).toBeUndefined();
+    expect(here.endedLately(KEY, Date.now() + 61_000)).toBeUndefined();
+  });
+});
+
 describe('ended-session messages', () => {
   it('round-trip, and anything else on the channel is ignored', () => {
     expect(decodeEndedSession(encodeEndedSession(KEY, 'max-sessions'))).toEqual({ key: KEY, reason: 'max-sessions' });

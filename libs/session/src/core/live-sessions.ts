@@ -19,8 +19,18 @@ export interface LiveConnection {
  * is stale (a request brought an old one back): the browser may hold a fresher cookie of the same
  * session, whose connections must stay open.
  */
+/**
+ * How long an ended session is remembered, so a connection whose handshake read the session just
+ * before it ended is not let in after the end was reported (the handshake's store read can take
+ * up to a store's operation timeout). Bounded in count as well, oldest forgotten first.
+ */
+const RECENTLY_ENDED_MS = 60_000;
+const RECENTLY_ENDED_MAX = 10_000;
+
 export class LiveSessions {
   readonly #connections = new Map<string, Set<LiveConnection>>();
+  /** Sessions ended lately, by key: when and why (insertion order is age order). */
+  readonly #recentlyEnded = new Map<string, { readonly at: number; readonly reason: SessionEndReason }>();
   readonly #events: SessionEvents;
   readonly #broadcast: EndedSessionBroadcast | undefined;
   readonly #onError: (error: unknown) => void;
@@ -60,8 +70,18 @@ export class LiveSessions {
     return () => this.#untrack(key, connection);
   }
 
+  /**
+   * Why the session under `key` ended, if that was reported in the last minute: a handshake that
+   * loaded it before the end must not be let in after it.
+   */
+  endedLately(key: string, now = Date.now()): SessionEndReason | undefined {
+    const ended = this.#recentlyEnded.get(key);
+    return ended !== undefined && now - ended.at < RECENTLY_ENDED_MS ? ended.reason : undefined;
+  }
+
   /** Ends this instance's connections of the session under `key`; returns how many. */
   end(key: string, reason: SessionEndReason): number {
+    this.#remember(key, reason);
     const set = this.#connections.get(key);
     if (!set) return 0;
     this.#connections.delete(key);
@@ -87,6 +107,16 @@ export class LiveSessions {
     // The other instances' sockets: every end is told, since this instance cannot know where
     // the session's sockets are.
     this.#broadcast?.publish(key, reason).catch(this.#onError);
+  }
+
+  #remember(key: string, reason: SessionEndReason): void {
+    const now = Date.now();
+    this.#recentlyEnded.delete(key);
+    this.#recentlyEnded.set(key, { at: now, reason });
+    for (const [oldest, { at }] of this.#recentlyEnded) {
+      if (now - at < RECENTLY_ENDED_MS && this.#recentlyEnded.size <= RECENTLY_ENDED_MAX) break;
+      this.#recentlyEnded.delete(oldest);
+    }
   }
 
   #untrack(key: string, connection: LiveConnection): void {

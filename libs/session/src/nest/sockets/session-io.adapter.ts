@@ -2,8 +2,8 @@ import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { Namespace, Server, Socket } from 'socket.io';
 import { GuardedGateways } from './guarded-gateways';
-import { attachSocketCarrier } from './socket-carrier';
-import { HandshakeRefusedError, socketSessionsOf, type SocketSessions } from './socket-sessions';
+import { attachSocketCarrier, socketCarrierOf } from './socket-carrier';
+import { HandshakeRefusedError, socketSessionsOf, type SocketSession, type SocketSessions } from './socket-sessions';
 
 /** The event a socket is sent, with `{ reason }`, just before it is disconnected because its session ended. */
 export const SESSION_ENDED_EVENT = 'session-ended';
@@ -44,6 +44,8 @@ export class SessionIoAdapter extends IoAdapter {
           (error: unknown) => next(this.#refusal(error)),
         );
       });
+      // Registered before the gateways' own listeners: the socket is followed once connected.
+      namespace.on('connection', (socket: Socket) => this.#follow(socket));
     }
     super.bindClientConnect(server, callback);
   }
@@ -54,8 +56,15 @@ export class SessionIoAdapter extends IoAdapter {
     if (!sessions.isSignedIn(opened) && this.#gateways.requireSignIn(socket.nsp.name)) {
       throw new HandshakeRefusedError('Authentication required', 'UNAUTHENTICATED');
     }
+    sessions.refuseIfEnded(opened);
     attachSocketCarrier(socket, opened);
-    const stop = sessions.follow(opened, {
+  }
+
+  /** Follows a connected socket's session: `session-ended`, then a disconnect, when it ends. */
+  #follow(socket: Socket): void {
+    const opened = socketCarrierOf(socket) as SocketSession | undefined;
+    if (!opened || !this.#sessions) return;
+    const stop = this.#sessions.follow(opened, {
       end: (reason) => {
         socket.emit(SESSION_ENDED_EVENT, { reason });
         socket.disconnect(true);

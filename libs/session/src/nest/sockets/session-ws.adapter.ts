@@ -14,6 +14,7 @@ export const WS_SESSION_ENDED_CLOSE_CODE = 4001;
 const REFUSAL_STATUS: Record<HandshakeRefusedError['data']['code'], number> = {
   CROSS_SITE_REQUEST: 403,
   UNAUTHENTICATED: 401,
+  SESSION_ENDED: 401,
   SESSION_STORE_UNAVAILABLE: 503,
 };
 
@@ -84,6 +85,7 @@ export class SessionWsAdapter extends WsAdapter {
     if (!sessions.isSignedIn(opened) && this.#gateways.requireSignIn(path)) {
       throw new HandshakeRefusedError('Authentication required', 'UNAUTHENTICATED');
     }
+    sessions.refuseIfEnded(opened);
     this.#opened.set(request, opened);
   }
 

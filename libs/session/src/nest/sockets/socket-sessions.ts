@@ -19,7 +19,7 @@ import type { ResolvedSessionModuleOptions } from '../session-module-options';
 /** Why a handshake was refused; `message` is what the client is told (socket.io: `connect_error`). */
 export class HandshakeRefusedError extends Error {
   /** The same codes as GraphQL errors and gateway `exception` events. */
-  readonly data: { readonly code: 'CROSS_SITE_REQUEST' | 'UNAUTHENTICATED' | 'SESSION_STORE_UNAVAILABLE' };
+  readonly data: { readonly code: 'CROSS_SITE_REQUEST' | 'UNAUTHENTICATED' | 'SESSION_ENDED' | 'SESSION_STORE_UNAVAILABLE' };
 
   constructor(message: string, code: HandshakeRefusedError['data']['code']) {
     super(message);
@@ -110,6 +110,15 @@ export class SocketSessions implements OnModuleInit, OnApplicationShutdown {
     return { session, handshake, [SESSION_BINDING]: { manager: this.manager, loginPath: this.options.loginPath } };
   }
 
+  /**
+   * Refuses (`SESSION_ENDED`) a handshake whose session ended while it was being loaded: the
+   * load read it just before a logout or revoke that has been reported since.
+   */
+  refuseIfEnded(opened: SocketSession): void {
+    const state = internals(opened.session);
+    if (!state.isNew && this.live.endedLately(state.key)) throw new HandshakeRefusedError('Session ended, please reconnect', 'SESSION_ENDED');
+  }
+
   /** Whether the session is signed in (what `SessionGuard` lets through by default). */
   isSignedIn(opened: SocketSession): boolean {
     const user = (opened.session as SessionHandle & { user?: unknown }).user;
@@ -119,11 +128,17 @@ export class SocketSessions implements OnModuleInit, OnApplicationShutdown {
   /**
    * Keeps `connection` open only while its session lives; returns what to call once the socket
    * closed. A session that was never stored (anonymous, nothing saved) cannot end: not followed.
+   * A session that ended while the handshake was loading it ends the connection at once.
    */
   follow(opened: SocketSession, connection: LiveConnection): () => void {
     const state = internals(opened.session);
     if (state.isNew) return () => undefined;
     const key = state.key;
+    const endedMeanwhile = this.live.endedLately(key);
+    if (endedMeanwhile) {
+      connection.end(endedMeanwhile);
+      return () => undefined;
+    }
     let timer: NodeJS.Timeout | undefined;
     let done = false;
     const stop = (): void => {
