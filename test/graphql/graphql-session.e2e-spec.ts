@@ -117,7 +117,7 @@ describe.each(MODES)(`GraphQL resolvers on ${HTTP_PLATFORM} (%s)`, (_mode, modeO
     expect((await gql(app, '{ visits }', current)).body).toEqual({ data: { visits: 2 } });
   });
 
-  it('shares the session with a query in the same request as a mutation that signs out', async () => {
+  it('a logout mutation ends the session: the next operation is anonymous', async () => {
     const cookie = await signIn();
     const out = await gql(app, 'mutation { logout }', cookie);
     expect(out.body).toEqual({ data: { logout: true } });
@@ -147,7 +147,8 @@ describe.each(MODES)(`GraphQL resolvers on ${HTTP_PLATFORM} (%s)`, (_mode, modeO
       .set('Cookie', cookie)
       .set('Accept', 'application/json')
       .set('apollo-require-preflight', 'true');
-    // Apollo and Mercurius refuse it themselves (405 or an error); the csrf guard refuses it too.
+    // Apollo and Mercurius refuse it themselves (405 or an error); the csrf guard refuses it too
+    // (cross-site-request.guard.spec.ts calls the guard directly).
     const body = res.body as GraphqlBody;
     expect(body.data?.visit).toBeUndefined();
     expect((await gql(app, '{ visits }', cookie)).body).toEqual({ data: { visits: 0 } });

@@ -7,7 +7,7 @@ import { sessionCookieOf } from '../support/cookies';
 import { HTTP_PLATFORM } from '../support/http-platform';
 import { ask, bootSocketApp, connected, ioClient, wsClient } from '../support/socket-app';
 import { FailingStore, sleep, TEST_SECRET } from '../support/test-stores';
-import type { Socket as ClientSocket } from 'socket.io-client';
+import { io, Manager, type Socket as ClientSocket } from 'socket.io-client';
 
 /*
  * Sessions on WebSocket gateways, on this run's HTTP platform and in both modes: the handshake's
@@ -85,6 +85,34 @@ describe.each(MODES)(`socket.io gateways on ${HTTP_PLATFORM} (%s)`, (_mode, mode
         (refused: Error) => refused,
       );
       expect(error?.message).toBe('Cross-site connection refused');
+    }
+  });
+
+  it("refuses a cross-site handshake over HTTP long-polling too (socket.io's first transport)", async () => {
+    const cookie = await signIn(app);
+    const socket = io(url, { transports: ['polling'], reconnection: false, forceNew: true, extraHeaders: { Cookie: cookie, Origin: 'https://evil.example' } });
+    sockets.push(socket);
+    await expect(connected(socket)).rejects.toThrow('Cross-site connection refused');
+    const same = io(url, { transports: ['polling'], reconnection: false, forceNew: true, extraHeaders: { Cookie: cookie, Origin: url } });
+    sockets.push(same);
+    await connected(same);
+    await expect(ask(same, 'whoami')).resolves.toEqual({ id: 'alice', roles: ['user'] });
+  });
+
+  it('tells every namespace socket of one connection (a browser shares one) that the session ended', async () => {
+    const cookie = await signIn(app);
+    const manager = new Manager(url, { transports: ['websocket'], reconnection: false, extraHeaders: { Cookie: cookie } });
+    const guarded = manager.socket('/');
+    const open = manager.socket('/open');
+    sockets.push(guarded, open);
+    await Promise.all([connected(guarded), connected(open)]);
+    let endedAt = 0;
+    const ends = [sessionEnded(guarded, () => endedAt), sessionEnded(open, () => endedAt)];
+    endedAt = Date.now();
+    await request(app.getHttpServer() as App).post('/logout').set('Cookie', cookie).expect(204);
+    for (const ended of await Promise.all(ends)) {
+      expect(ended.reason).toBe('logout');
+      expect(ended.disconnectedAfterMs).toBeLessThan(ENDED_WITHIN_MS);
     }
   });
 

@@ -82,7 +82,7 @@ export class ClientSideBackend implements SessionBackend {
   }
 
   /** Opens the sealed cookie, checks the expiry inside it, then the revocation list. */
-  async load(values: readonly string[]): Promise<LoadResult> {
+  async load(values: readonly string[], quiet = false): Promise<LoadResult> {
     let found: OpenedSealedCookie | undefined;
     for (const value of values) {
       const opened = this.#openCached(value);
@@ -96,7 +96,7 @@ export class ClientSideBackend implements SessionBackend {
     const { clock, policy, lifecycle } = this.#context;
     const now = clock();
     if (isExpired(opened, now, policy)) {
-      if (lifecycle.has('expired')) {
+      if (!quiet && lifecycle.has('expired')) {
         const snapshot = opened.snapshot;
         lifecycle.expired(opened.key, opened, snapshot ? parseSnapshot(snapshot, snapshot.has('user') ? ['user'] : []) : (opened.firstData ?? {}), now);
       }

@@ -52,7 +52,7 @@ export class ServerSideBackend implements SessionBackend {
     this.index = new StoreSessionIndex(context);
   }
 
-  async load(values: readonly string[]): Promise<LoadResult> {
+  async load(values: readonly string[], quiet = false): Promise<LoadResult> {
     const verified = this.#verifyOne(values);
     if (verified === 'ambiguous') return { discarded: 'ambiguous-duplicates' };
     if (verified === undefined) return { discarded: 'invalid-signature' };
@@ -61,7 +61,7 @@ export class ServerSideBackend implements SessionBackend {
     const record = await storeCall('get', () => store.get(key));
     const now = clock();
     if (!record || isExpired(record, now, policy)) {
-      if (record) lifecycle.expired(key, record, record.data ?? {}, now);
+      if (record && !quiet) lifecycle.expired(key, record, record.data ?? {}, now);
       return { discarded: 'unknown-or-expired' };
     }
     const data = record.data ?? {};

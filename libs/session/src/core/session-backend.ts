@@ -56,8 +56,11 @@ export type LoadResult = { readonly restored: RestoredSession; readonly discarde
 export interface SessionBackend {
   /** The per-user index of this mode's sessions (for `SessionService` and the session limit). */
   readonly index: SessionIndex;
-  /** Loads the session the cookie values (all those with our name, at least one) carry. */
-  load(values: readonly string[]): Promise<LoadResult>;
+  /**
+   * Loads the session the cookie values (all those with our name, at least one) carry. `quiet`:
+   * report no `expired` event (a socket's recheck reading its handshake's cookie again).
+   */
+  load(values: readonly string[], quiet?: boolean): Promise<LoadResult>;
   /** The backend's state for a session that starts now (fresh, or rotated to a new id). */
   freshState(now: number): unknown;
   /**

@@ -78,16 +78,19 @@ export class SessionManager {
    * Loads the session a request carries, or starts a fresh one. A missing, malformed, forged,
    * ambiguous, unknown, expired or revoked cookie is not an error: it yields a fresh session.
    * Only a store failure rejects (with `SessionStoreError`). No cookie means no store call.
+   * `quiet` (a socket rechecking the cookie its handshake carried) reports nothing: no `loaded`
+   * or `expired` event, no discarded-cookie log; a stale copy of a cookie is no news.
    */
-  async load(request: SessionRequest): Promise<SessionHandle> {
+  async load(request: SessionRequest, options?: { readonly quiet?: boolean }): Promise<SessionHandle> {
+    const quiet = options?.quiet === true; // no object allocated per request on the hot path
     const values = readCookieValues(request.cookieHeader, this.options.name);
     if (values.length === 0) return this.#fresh(false, request.secure, request.device);
-    const result = await this.#backend.load(values);
+    const result = await this.#backend.load(values, quiet);
     if (result.discarded !== undefined) {
-      this.#onDiscardedCookie(result.discarded);
+      if (!quiet) this.#onDiscardedCookie(result.discarded);
       return this.#fresh(true, request.secure, request.device);
     }
-    return this.#restore(result.restored, request);
+    return this.#restore(result.restored, request, quiet);
   }
 
   /**
@@ -263,7 +266,7 @@ export class SessionManager {
   }
 
   /** A session its backend found behind the request's cookie. */
-  #restore(restored: RestoredSession, request: SessionRequest): SessionHandle {
+  #restore(restored: RestoredSession, request: SessionRequest, quiet: boolean): SessionHandle {
     const session = this.#create({
       id: restored.id,
       key: restored.key,
@@ -283,7 +286,7 @@ export class SessionManager {
     state.persisted = restored.snapshot ?? snapshotData(readSessionData(session));
     state.ownerId = restored.ownerId;
     state.touchRequested = restored.touchRequested;
-    if (this.#lifecycle.has('loaded')) {
+    if (!quiet && this.#lifecycle.has('loaded')) {
       this.#lifecycle.emit({ type: 'loaded', sessionIdHash: restored.key, at: this.#clock(), ...userField(userIdOf(session)) });
     }
     return session;

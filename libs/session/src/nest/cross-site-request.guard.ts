@@ -30,15 +30,16 @@ export class CrossSiteRequestGuard implements CanActivate {
     const handler = sessionHandlerContext(context);
     if (handler.kind === 'ws' || handler.kind === 'other') return true;
     if (handler.kind === 'graphql' && handler.operation !== 'mutation') return true;
-    if (this.reflector.getAllAndOverride<boolean | undefined>(ALLOW_CROSS_SITE, [context.getHandler(), context.getClass()])) {
-      return true;
-    }
     const request = handler.request;
     // A mutation whose request cannot be judged is not let through: a configuration error says why.
     if (request === undefined) return requireHandlerSession(handler) !== undefined;
     const method = (request.method ?? 'GET').toUpperCase();
+    // Before @AllowCrossSite(): a GET any page can make is never a way to run a mutation.
     if (handler.kind === 'graphql' && (method === 'GET' || method === 'HEAD')) {
       throw new CrossSiteRequestException('GraphQL mutations are not accepted over GET');
+    }
+    if (this.reflector.getAllAndOverride<boolean | undefined>(ALLOW_CROSS_SITE, [context.getHandler(), context.getClass()])) {
+      return true;
     }
     if (this.isCrossSite(request, handler.kind === 'graphql' ? 'POST' : method)) throw new CrossSiteRequestException();
     return true;

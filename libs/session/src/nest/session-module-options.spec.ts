@@ -136,7 +136,7 @@ describe('resolveSessionOptions', () => {
     it.each<[string, unknown, string]>([
       ['a string', 'on', 'sockets: must be an object { allowedOrigins?, broadcast?, recheckInterval? }'],
       ['a path as origin', { allowedOrigins: ['https://a.example/ws'] }, 'sockets.allowedOrigins: "https://a.example/ws" is not an origin (scheme://host[:port], no path or trailing slash)'],
-      ['a broadcast without subscribe', { broadcast: { publish: () => undefined } }, 'sockets.broadcast: must have publish(key, reason) and subscribe(listener) methods (e.g. new RedisEndedSessionBroadcast(client))'],
+      ['a broadcast without subscribe', { broadcast: { publish: () => undefined } }, 'sockets.broadcast: must have publish(key, reason) and subscribe(listener) methods (e.g. new RedisEndedSessionBroadcast({ client }))'],
       ['an interval in seconds', { recheckInterval: 30 }, 'sockets.recheckInterval: must be a whole number of milliseconds from 1000 to 86400000 (got 30)'],
       ['an interval past a day', { recheckInterval: 2 ** 31 }, 'sockets.recheckInterval: must be a whole number of milliseconds from 1000 to 86400000 (got 2147483648)'],
     ])('refuses sockets as %s', (_label, sockets, problem) => {

@@ -49,7 +49,7 @@ export interface SessionSocketSettings {
   readonly allowedOrigins?: readonly string[];
   /**
    * Tells the other instances when a session ends here, and this one when it ends there, so
-   * their sockets close within a second (`new RedisEndedSessionBroadcast(redisClient)`). Without
+   * their sockets close within a second (`new RedisEndedSessionBroadcast({ client })`). Without
    * it, a session ended on another instance is noticed at the next recheck.
    */
   readonly broadcast?: EndedSessionBroadcast;
@@ -139,7 +139,7 @@ function resolveSockets(value: unknown, csrf: ResolvedSessionModuleSettings['csr
     given.allowedOrigins === undefined ? defaults.allowedOrigins : (resolveOrigins('sockets.allowedOrigins', given.allowedOrigins, problems) ?? []);
   const broadcast = given.broadcast;
   if (broadcast !== undefined && !isBroadcast(broadcast)) {
-    problems.push('sockets.broadcast: must have publish(key, reason) and subscribe(listener) methods (e.g. new RedisEndedSessionBroadcast(client))');
+    problems.push('sockets.broadcast: must have publish(key, reason) and subscribe(listener) methods (e.g. new RedisEndedSessionBroadcast({ client }))');
   }
   const recheckInterval = given.recheckInterval ?? defaults.recheckInterval;
   // At most a day: timers past 2^31 ms fire at once.

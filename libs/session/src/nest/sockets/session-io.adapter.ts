@@ -63,11 +63,19 @@ export class SessionIoAdapter extends IoAdapter {
   /** Follows a connected socket's session: `session-ended`, then a disconnect, when it ends. */
   #follow(socket: Socket): void {
     const opened = socketCarrierOf(socket) as SocketSession | undefined;
-    if (!opened || !this.#sessions) return;
+    if (!opened || !this.#sessions) {
+      // Connected without the handshake check: a socket restored by socket.io's connection state
+      // recovery, which skips namespace middleware by default. Not let in unchecked: the client
+      // connects again, through the check.
+      socket.disconnect();
+      return;
+    }
     const stop = this.#sessions.follow(opened, {
       end: (reason) => {
         socket.emit(SESSION_ENDED_EVENT, { reason });
-        socket.disconnect(true);
+        // This namespace's socket only: the session's sockets on other namespaces of the same
+        // connection are each told and disconnected by their own follower.
+        socket.disconnect();
       },
     });
     socket.once('disconnect', stop);

@@ -2,6 +2,7 @@ import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { SessionError } from '../../core/errors';
 import { GuardedGateways } from './guarded-gateways';
 import { attachSocketCarrier } from './socket-carrier';
 import { HandshakeRefusedError, socketSessionsOf, type SocketSession, type SocketSessions } from './socket-sessions';
@@ -18,7 +19,10 @@ const REFUSAL_STATUS: Record<HandshakeRefusedError['data']['code'], number> = {
   SESSION_STORE_UNAVAILABLE: 503,
 };
 
-type VerifyClient = (info: { origin: string; secure: boolean; req: IncomingMessage }, callback: (result: boolean, code?: number, message?: string) => void) => void;
+type VerifyInfo = { origin: string; secure: boolean; req: IncomingMessage };
+type VerifyCallback = (result: boolean, code?: number, message?: string) => void;
+/** `ws`'s `verifyClient`, in either of its forms: `(info) => boolean` or `(info, callback) => void`. */
+type VerifyClient = ((info: VerifyInfo, callback: VerifyCallback) => void) | ((info: VerifyInfo) => boolean);
 
 /**
  * Nest's `ws` adapter, with sessions: the upgrade request is read like an HTTP request (a
@@ -45,13 +49,32 @@ export class SessionWsAdapter extends WsAdapter {
     this.#gateways = new GuardedGateways(app, 'path');
   }
 
-  /** Adds the session check to the gateway's server (before any `verifyClient` of its own). */
+  /**
+   * Adds the session check to the gateway's server (before any `verifyClient` of its own). A
+   * gateway given a ready-made `server` option is served as Nest serves it, unchecked: refused.
+   */
   override create(port: number, options: Record<string, unknown> & { namespace?: string; server?: unknown; path?: string } = {}): unknown {
+    if (options.server !== undefined) {
+      throw new SessionError(
+        "SessionWsAdapter cannot check the handshakes of a gateway's own `server` option: let the adapter create the server (drop `server`)",
+        'SESSION_CONFIG_INVALID',
+      );
+    }
     const own = options.verifyClient as VerifyClient | undefined;
     const path = options.path ?? '/';
-    const verifyClient: VerifyClient = (info, callback) => {
+    const verifyClient = (info: VerifyInfo, callback: VerifyCallback): void => {
       this.#verify(info.req, path).then(
-        () => (own ? own(info, callback) : callback(true)),
+        () => {
+          if (!own) return callback(true);
+          // The gateway's own verifyClient, after the session check, in whichever form it has.
+          try {
+            if (own.length >= 2) (own)(info, callback);
+            else callback((own as (info: VerifyInfo) => boolean)(info));
+          } catch (error) {
+            this.#logger.error(`The gateway's verifyClient threw: ${error instanceof Error ? error.message : String(error)}`);
+            callback(false, 500, 'Internal server error');
+          }
+        },
         (error: unknown) => {
           const refusal = this.#refusal(error);
           callback(false, refusal instanceof HandshakeRefusedError ? REFUSAL_STATUS[refusal.data.code] : 500, refusal.message);

@@ -162,7 +162,7 @@ export class SocketSessions implements OnModuleInit, OnApplicationShutdown {
     const recheck = async (expiresAt: number): Promise<void> => {
       let reloaded: SessionHandle;
       try {
-        reloaded = await this.manager.load(opened.handshake);
+        reloaded = await this.manager.load(opened.handshake, { quiet: true });
       } catch (error) {
         if (done) return;
         this.logger.warn(`A socket's session could not be rechecked (kept open, retried): ${error instanceof Error ? error.message : String(error)}`);
