@@ -133,7 +133,8 @@ describe(`example: GraphQL and socket.io (${HTTP_PLATFORM})`, () => {
       expect(result.afterMs).toBeLessThan(1000);
     });
 
-    (LISTS_SESSIONS ? it : it.skip)('emits session-ended and disconnects within 1 s of a revoke from the sessions page, and of sign out everywhere', async () => {
+    // memcached cannot list sessions per user: there is no sessions page to revoke from (account-sessions checks its 501).
+    if (LISTS_SESSIONS) it('emits session-ended and disconnects within 1 s of a revoke from the sessions page, and of sign out everywhere', async () => {
       const phone = await logInAs(server, ALICE);
       const laptop = await logInAs(server, ALICE);
       const tablet = await logInAs(server, ALICE);
