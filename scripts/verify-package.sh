@@ -18,7 +18,10 @@ echo "verify-package: packing the library"
 (cd "$repo/libs/session" && npm pack --silent --pack-destination "$work" >/dev/null)
 tarball=$(ls "$work"/nest-session-auth-*.tgz)
 echo "verify-package: $(basename "$tarball") ($(tar -tzf "$tarball" | wc -l) files)"
-if tar -tzf "$tarball" | grep -qE '\.spec\.|/src/'; then
+# The listing is read whole first: `grep -q` stopping early would fail `tar` with SIGPIPE under
+# pipefail (turning a found match into "not found").
+listing=$(tar -tzf "$tarball")
+if grep -qE '\.spec\.|/src/' <<<"$listing"; then
   echo "verify-package: the tarball ships tests or sources" >&2
   exit 1
 fi
@@ -26,7 +29,7 @@ fi
 # The subpath entries (their peers, the WebSocket packages, are not installed here: only shipped and typed).
 for entry in socket.io ws; do
   for file in "dist/$entry.js" "dist/$entry.d.ts"; do
-    if ! tar -tzf "$tarball" | grep -qx "package/$file"; then
+    if ! grep -qx "package/$file" <<<"$listing"; then
       echo "verify-package: the tarball lacks $file (the nest-session-auth/$entry entry)" >&2
       exit 1
     fi
