@@ -29,6 +29,13 @@ export interface StoreContractSubject {
    * @default true
    */
   keepsRevisions?: boolean;
+  /**
+   * Rules this store cannot keep, each with the reason (a store behind `ExpressSessionStore`
+   * cannot hold back a write delivered late by a network partition: it has no conditional
+   * write). Each is listed in the run as a `todo` naming the reason, never skipped silently;
+   * the library README's store table says the same.
+   */
+  cannotKeep?: { readonly lateWrites?: string };
 }
 
 /** A store whose connections to its server go through a proxy the test controls. */
@@ -315,7 +322,12 @@ export function runStoreContract(subject: StoreContractSubject): void {
     });
   });
 
-  if (!subject.behindProxy) {
+  const lateWritesNotKept = subject.cannotKeep?.lateWrites;
+  if (lateWritesNotKept !== undefined) {
+    describe('a write held back by the network', () => {
+      it.todo(`not kept by this store: ${lateWritesNotKept}`);
+    });
+  } else if (!subject.behindProxy) {
     describe('a write held back by the network', () => {
       it('cannot happen in an in-process store: update has written before it returns', async () => {
         const key = newKey();

@@ -66,3 +66,6 @@ export { SocketSessions } from './nest/sockets/socket-sessions';
 export type { SessionSocketSettings } from './nest/session-module-options';
 export { AuthenticationRequiredException, CrossSiteRequestException, RoleRequiredException } from './nest/session.exceptions';
 export type { SessionErrorExtensions } from './nest/session.exceptions';
+export { ExpressSessionStore } from './stores/express-session.store';
+export type { ExpressSessionCompatibleStore, ExpressSessionStoreOptions } from './stores/express-session.store';
+export { ExpressSessionStoreBase, expressSessionShim } from './stores/express-session-store-base';
