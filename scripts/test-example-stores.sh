@@ -4,7 +4,7 @@
 # `npm test` runs them on the memory store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stores=${*:-redis postgres mysql memcached cookie}
+stores=${*:-redis postgres mysql memcached connect-redis connect-pg-simple cookie}
 suites=(test/e2e/auth-flow.e2e-spec.ts test/e2e/session-cookie.e2e-spec.ts test/e2e/login-input.e2e-spec.ts test/e2e/example-health.e2e-spec.ts test/e2e/account-sessions.e2e-spec.ts test/e2e/example-graphql-sockets.e2e-spec.ts)
 for store in $stores; do
   echo "== example app e2e on SESSION_STORE=$store"

@@ -20,7 +20,8 @@ import {
  * list sessions per user: its run checks the pages say so instead.
  */
 
-const LISTS_SESSIONS = process.env.SESSION_STORE !== 'memcached';
+// memcached and express-session stores cannot list sessions per user.
+const LISTS_SESSIONS = !['memcached', 'connect-redis', 'connect-pg-simple'].includes(process.env.SESSION_STORE ?? '');
 const LAPTOP = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0 laptop';
 const PHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0) Safari/604.1 phone';
 

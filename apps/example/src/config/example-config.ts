@@ -1,5 +1,9 @@
-/** A server-side store the example can open. */
-export type ExampleStoreKind = 'memory' | 'redis' | 'postgres' | 'mysql' | 'memcached';
+/**
+ * A server-side store the example can open: the library's own, or an express-session store
+ * through `ExpressSessionStore` (`connect-redis`, `connect-pg-simple`: what an app moving from
+ * express-session already runs).
+ */
+export type ExampleStoreKind = 'memory' | 'redis' | 'postgres' | 'mysql' | 'memcached' | 'connect-redis' | 'connect-pg-simple';
 
 /** Where the example keeps its sessions (`SESSION_STORE`): a store, or `cookie` (client-side). */
 export type ExampleSessionMode = ExampleStoreKind | 'cookie';
@@ -72,7 +76,7 @@ export interface LoginThrottleConfig {
 }
 
 const HTTP_PLATFORMS: readonly ExampleHttpPlatform[] = ['express', 'fastify'];
-const STORE_KINDS: readonly ExampleStoreKind[] = ['memory', 'redis', 'postgres', 'mysql', 'memcached'];
+const STORE_KINDS: readonly ExampleStoreKind[] = ['memory', 'redis', 'postgres', 'mysql', 'memcached', 'connect-redis', 'connect-pg-simple'];
 const SESSION_MODES: readonly ExampleSessionMode[] = [...STORE_KINDS, 'cookie'];
 
 /**
@@ -99,8 +103,8 @@ export class ExampleConfigError extends Error {
 /**
  * Reads `HTTP_PLATFORM` (express | fastify, default express), `PORT` (default 3000), `SESSION_SECRET` (one or more secrets separated by spaces, newest
  * first; a demo default outside production), `TRUST_PROXY` (true/false, default false) and the
- * store settings: `SESSION_STORE` (memory | redis | postgres | mysql | memcached | cookie, default
- * memory; `cookie` seals the session in the cookie, with `REVOCATION_STORE` for the revocation list),
+ * store settings: `SESSION_STORE` (memory | redis | postgres | mysql | memcached | connect-redis |
+ * connect-pg-simple | cookie, default memory; the two connect-* are express-session stores; `cookie` seals the session in the cookie, with `REVOCATION_STORE` for the revocation list),
  * `REDIS_URL`, `DATABASE_URL`, `MYSQL_URL`, `MEMCACHED_URL` (defaults: the standard ports on
  * 127.0.0.1), `REDIS_CLUSTER_NODES` (`host:port,host:port,...`: use a Redis Cluster instead of
  * `REDIS_URL`), `SESSION_TABLE` (default sessions), `SESSION_KEY_PREFIX` (default sess:) and the

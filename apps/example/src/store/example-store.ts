@@ -3,7 +3,12 @@ import { Client as MemcachedClient } from 'memjs';
 import { createPool } from 'mysql2/promise';
 import { Pool } from 'pg';
 import { createClient, createCluster } from 'redis';
+import { RedisStore as ConnectRedisStore } from 'connect-redis';
+import connectPgSimple from 'connect-pg-simple';
 import {
+  ExpressSessionStore,
+  expressSessionShim,
+  type ExpressSessionCompatibleStore,
   MemcachedStore,
   MemoryStore,
   MysqlStore,
@@ -87,6 +92,53 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
       const store = new MysqlStore({ pool, tableName: config.table });
       await store.createTable();
       return { store, close: () => pool.end() };
+    }
+
+    case 'connect-redis': {
+      // express-session's connect-redis, as an app moving from express-session runs it, through
+      // ExpressSessionStore: same Redis, same prefix, its records in express-session's format.
+      const client = createClient({ url: config.redisUrl, pingInterval: 1000, socket: { connectTimeout: 1000, reconnectStrategy: redisReconnectStrategy } });
+      client.on('error', (error: Error) => {
+        logger.warn(`Redis (connect-redis): ${error.message}`);
+      });
+      await client.connect();
+      const inner = new ConnectRedisStore({ client, prefix: config.keyPrefix }) as unknown as ExpressSessionCompatibleStore;
+      return {
+        store: new ExpressSessionStore(inner, {
+          onError: (error) => {
+            logger.warn(`connect-redis: ${error.message}`);
+          },
+        }),
+        broadcast: new RedisEndedSessionBroadcast({
+          client,
+          channel: `${config.keyPrefix}ended`,
+          onError: (error) => {
+            logger.warn(`Redis (ended sessions): ${error.message}`);
+          },
+        }),
+        close: async () => {
+          await client.close();
+        },
+      };
+    }
+
+    case 'connect-pg-simple': {
+      // express-session's connect-pg-simple (its own "session" table layout) through ExpressSessionStore.
+      const pool = new Pool({ connectionString: config.databaseUrl, connectionTimeoutMillis: 2_000, max: 10 });
+      pool.on('error', (error) => {
+        logger.warn(`PostgreSQL: ${error.message}`);
+      });
+      const PgStore = connectPgSimple(expressSessionShim as never);
+      const inner = new PgStore({
+        pool,
+        tableName: config.table,
+        createTableIfMissing: true,
+        errorLog: (...args: unknown[]) => {
+          logger.warn(`connect-pg-simple: ${args.map(String).join(' ')}`);
+        },
+      });
+      // The pool is the example's: it closes it (connect-pg-simple ends only pools it made).
+      return { store: new ExpressSessionStore(inner, { closeStore: false }), close: () => pool.end() };
     }
 
     case 'memcached': {
