@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { inherits } from 'node:util';
 import { SessionConfigError, SessionStoreError } from '../core/errors';
+import { resolveSessionOptions } from '../core/session-options';
 import type { SessionRecord } from '../core/session-store';
 import { callbackOrPromise } from './callback-or-promise';
 import { ExpressSessionStoreBase, expressSessionShim } from './express-session-store-base';
@@ -94,6 +95,12 @@ describe('ExpressSessionStore', () => {
     expect(() => new ExpressSessionStore({ get: () => undefined } as never)).toThrow(SessionConfigError);
     expect(() => new ExpressSessionStore({ get: () => undefined } as never)).toThrow(/has no set\(sid, \.\.\.\) method/);
     expect(() => new ExpressSessionStore(new CallbackStore(), { operationTimeout: 0 })).toThrow(/operationTimeout/);
+  });
+
+  it('is refused at boot with maxSessionsPerUser: it cannot list sessions per user', () => {
+    expect(() => resolveSessionOptions({ secret: 'x'.repeat(40), store: new ExpressSessionStore(new CallbackStore()), maxSessionsPerUser: 3 })).toThrow(
+      /listByUser.*ExpressSessionStore/,
+    );
   });
 
   it('fails fast while the store says it is disconnected, and recovers on connect', async () => {
