@@ -156,6 +156,10 @@ export function loadExampleConfig(env: Readonly<Record<string, string | undefine
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table)) {
     problems.push(`SESSION_TABLE: must be a plain SQL identifier (letters, digits, _) (got "${table}")`);
   }
+  // connect-pg-simple's table is SESSION_TABLE + '_express_session' (16 characters more), within PostgreSQL's 63.
+  if (kind === 'connect-pg-simple' && table.length > 47) {
+    problems.push(`SESSION_TABLE: at most 47 characters with SESSION_STORE=connect-pg-simple (its table is "${table}_express_session")`);
+  }
   const redisClusterNodes = clusterNodes(env.REDIS_CLUSTER_NODES, problems);
   const store: ExampleStoreConfig = {
     mode,

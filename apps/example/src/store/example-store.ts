@@ -102,7 +102,9 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
         logger.warn(`Redis (connect-redis): ${error.message}`);
       });
       await client.connect();
-      const inner = new ConnectRedisStore({ client, prefix: config.keyPrefix }) as unknown as ExpressSessionCompatibleStore;
+      // Its own prefix: RedisStore keeps a hash under `sess:<key>`, connect-redis a string, and a
+      // switch of SESSION_STORE on the same Redis must not read one as the other (WRONGTYPE).
+      const inner = new ConnectRedisStore({ client, prefix: `${config.keyPrefix}express-session:` }) as unknown as ExpressSessionCompatibleStore;
       return {
         store: new ExpressSessionStore(inner, {
           onError: (error) => {
@@ -131,7 +133,8 @@ export async function openExampleStore(config: ExampleStoreConfig, logger: Logge
       const PgStore = connectPgSimple(expressSessionShim as never);
       const inner = new PgStore({
         pool,
-        tableName: config.table,
+        // Its own table: PostgresStore's (SESSION_TABLE) has another layout.
+        tableName: `${config.table}_express_session`,
         createTableIfMissing: true,
         errorLog: (...args: unknown[]) => {
           logger.warn(`connect-pg-simple: ${args.map(String).join(' ')}`);

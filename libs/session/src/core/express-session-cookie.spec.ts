@@ -21,6 +21,10 @@ function reference(header: string, secrets: readonly string[]): string | undefin
   return undefined;
 }
 
+/*
+ * Read as express-session reads it, with one refusal more: two cookies validly signed for
+ * different ids (the last test). The random headers below never hold two such cookies.
+ */
 describe('readExpressSessionCookie', () => {
   const id = 'Xk3_abc-DEF.ghi~jkl';
   const signed = `s:${signature.sign(id, SECRETS[1])}`;
@@ -87,6 +91,15 @@ describe('readExpressSessionCookie', () => {
     }
     // Valid cookies come up often enough for the agreement to mean something.
     expect(accepted).toBeGreaterThan(300);
+  });
+
+  it('refuses two cookies validly signed for different ids (cookie tossing), where express-session would take the first', () => {
+    const tossed = `s:${signature.sign('attackers-id', SECRETS[0])}`;
+    const header = `${NAME}=${encodeURIComponent(tossed)}; ${NAME}=${encodeURIComponent(signed)}`;
+    expect(reference(header, SECRETS)).toBe('attackers-id');
+    expect(readExpressSessionCookie(header, NAME, SECRETS)).toBeUndefined();
+    // The same id twice is no ambiguity.
+    expect(readExpressSessionCookie(`${NAME}=${encodeURIComponent(signed)}; ${NAME}=${signed}`, NAME, SECRETS)).toBe(id);
   });
 
   it('accepts the id with any of the secrets, and nothing without a header', () => {

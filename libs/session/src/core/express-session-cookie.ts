@@ -13,11 +13,27 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  *
  * The comparison is constant-time (express-session compares SHA-1 digests of both strings; the
  * accepted values are the same).
+ *
+ * One refusal express-session does not make: when a later cookie of that name is validly signed
+ * for another id, nothing is accepted. A sibling subdomain can put a cookie of its own in front of
+ * the user's (cookie tossing); express-session would take it, this library's own cookies refuse
+ * such ambiguity, and so does the move from express-session.
  */
 export function readExpressSessionCookie(header: string | undefined, name: string, secrets: readonly string[]): string | undefined {
   if (header === undefined) return undefined;
-  const raw = firstCookieValue(header, name);
-  if (raw === undefined || !raw.startsWith('s:')) return undefined;
+  const [first, ...later] = cookieValues(header, name);
+  const id = first === undefined ? undefined : verifiedId(first, secrets);
+  if (id === undefined) return undefined;
+  for (const value of later) {
+    const other = verifiedId(value, secrets);
+    if (other !== undefined && other !== id) return undefined;
+  }
+  return id;
+}
+
+/** The id of one `s:<id>.<signature>` value, when signed with one of `secrets`. */
+function verifiedId(raw: string, secrets: readonly string[]): string | undefined {
+  if (!raw.startsWith('s:')) return undefined;
   const signed = raw.slice(2);
   const dot = signed.lastIndexOf('.');
   if (dot === -1) return undefined;
@@ -37,13 +53,14 @@ export function signExpressSessionId(id: string, secret: string): string {
   return createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '');
 }
 
-/** The first value of cookie `name` in a `Cookie` header, decoded as cookie 0.7's `parse` does. */
-function firstCookieValue(header: string, name: string): string | undefined {
+/** The values of cookie `name` in a `Cookie` header, in order, each decoded as cookie 0.7's `parse` does. */
+function cookieValues(header: string, name: string): string[] {
+  const values: string[] = [];
   const length = header.length;
   let index = 0;
   while (index < length) {
     const equals = header.indexOf('=', index);
-    if (equals === -1) return undefined;
+    if (equals === -1) break;
     let end = header.indexOf(';', index);
     if (end === -1) end = length;
     else if (equals > end) {
@@ -60,11 +77,11 @@ function firstCookieValue(header: string, name: string): string | undefined {
         valueStart++;
         valueEnd--;
       }
-      return decodeLikeExpressSession(header.slice(valueStart, valueEnd));
+      values.push(decodeLikeExpressSession(header.slice(valueStart, valueEnd)));
     }
     index = end + 1;
   }
-  return undefined;
+  return values;
 }
 
 function decodeLikeExpressSession(value: string): string {

@@ -31,6 +31,7 @@ export function callbackOrPromise<T>(call: (callback: (error?: unknown, value?: 
   });
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+/** Whether a value is a promise (or any thenable). */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }

@@ -138,6 +138,37 @@ describe('ExpressSessionStore', () => {
     expect(kept.close).not.toHaveBeenCalled();
   });
 
+  it('never lets a destroy overtake a write the store answers after its timeout (no logout undone by a late write)', async () => {
+    const inner = new CallbackStore();
+    const store = new ExpressSessionStore(inner, { operationTimeout: 50 });
+    await store.set(KEY, record({ data: { a: 1 } }));
+    // The store now answers writes late: after the operation gave up, the write still lands.
+    const originalSet = inner.set.bind(inner);
+    inner.set = (sid, session, callback) => setTimeout(() => originalSet(sid, session, callback), 120);
+    const update = store.update(KEY, { set: { a: 2 }, unset: [], touchedAt: Date.now(), expiresAt: Date.now() + 60_000 });
+    await expect(update).rejects.toThrow(/timed out/);
+    // A logout now must not run before that write lands (it would be undone): it fails instead.
+    await expect(store.destroy(KEY)).rejects.toThrow(/earlier write of this session has not been answered/);
+    await new Promise((resolve) => setTimeout(resolve, 150)); // the late write has landed
+    inner.set = originalSet;
+    await store.destroy(KEY);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect(store.get(KEY)).resolves.toBeUndefined();
+    expect(inner.sessions.has(KEY)).toBe(false);
+  });
+
+  it('bounds a whole operation (its read and its write) by one timeout, sending nothing once it has passed', async () => {
+    const inner = new CallbackStore();
+    const store = new ExpressSessionStore(inner, { operationTimeout: 60 });
+    await store.set(KEY, record());
+    const originalGet = inner.get.bind(inner);
+    inner.get = (sid, callback) => setTimeout(() => originalGet(sid, callback), 40);
+    inner.set = ((sid: string, session: object, callback: (error?: unknown) => void) => setTimeout(() => CallbackStore.prototype.set.call(inner, sid, session, callback), 40));
+    const started = Date.now();
+    await expect(store.update(KEY, { set: { b: 1 }, unset: [], touchedAt: Date.now(), expiresAt: Date.now() + 60_000 })).rejects.toThrow(SessionStoreError);
+    expect(Date.now() - started).toBeLessThan(100);
+  });
+
   it('never creates a record on update or touch of a missing key, and a touch keeps the data written meanwhile', async () => {
     const inner = new CallbackStore();
     const store = new ExpressSessionStore(inner);

@@ -1,7 +1,7 @@
 import { SessionConfigError, SessionStoreError, toSessionStoreError } from '../core/errors';
 import { ownerRefusal } from '../core/session-owner';
 import type { SessionPatch, SessionRecord, SessionStore } from '../core/session-store';
-import { callbackOrPromise } from './callback-or-promise';
+import { callbackOrPromise, isThenable } from './callback-or-promise';
 import { fromForeignSession, toForeignSession } from './express-session-record';
 import { checkPatchRevision } from './serialized-updates';
 import { readOperationTimeout, withOperationTimeout } from './operation-timeout';
@@ -100,16 +100,19 @@ export class ExpressSessionStore implements SessionStore {
     this.#follow('error', (error) => this.#onError(error instanceof Error ? error : new Error(String(error))));
   }
 
-  /** The record; after the writes this process has in flight for the key (it reads its own writes). */
+  /**
+   * The record; after the writes this process has in flight for the key (it reads its own
+   * writes), waited for at most one operation timeout.
+   */
   async get(key: string): Promise<SessionRecord | undefined> {
     const pending = this.#writes.get(key);
-    if (pending) await pending;
-    return this.#read(key);
+    if (pending) await settlesWithin(pending, this.#timeout);
+    return this.#read(key, Date.now() + this.#timeout);
   }
 
-  async #read(key: string): Promise<SessionRecord | undefined> {
+  async #read(key: string, deadline: number, track?: (raw: Promise<unknown>) => void): Promise<SessionRecord | undefined> {
     // A store keeping one file per session (session-file-store) reports a missing one as ENOENT.
-    const value = await this.#run('get', (callback) =>
+    const value = await this.#run('get', deadline, track, (callback) =>
       this.#store.get(key, (error, session) => callback((error as { code?: unknown } | null | undefined)?.code === 'ENOENT' ? undefined : error, session)),
     );
     const record = fromForeignSession(value);
@@ -119,9 +122,9 @@ export class ExpressSessionStore implements SessionStore {
   set(key: string, record: SessionRecord): Promise<void> {
     const refused = record.owner === undefined ? undefined : ownerRefusal(record.owner, 'ExpressSessionStore set');
     if (refused) return Promise.reject(refused);
-    return this.#serialised(key, async () => {
-      const current = await this.#read(key);
-      await this.#write(key, { ...record, revision: (current?.revision ?? 0) + 1 });
+    return this.#serialised(key, 'set', async (deadline, track) => {
+      const current = await this.#read(key, deadline, track);
+      await this.#write(key, { ...record, revision: (current?.revision ?? 0) + 1 }, deadline, track);
     });
   }
 
@@ -131,8 +134,8 @@ export class ExpressSessionStore implements SessionStore {
     if (refused) throw refused;
     // Read again and merge: the change lands on what the store holds now, not on what this
     // request loaded (another request may have changed other keys meanwhile).
-    return this.#serialised(key, async () => {
-      const current = await this.#read(key);
+    return this.#serialised(key, 'update', async (deadline, track) => {
+      const current = await this.#read(key, deadline, track);
       if (!current) return false;
       const data: Record<string, unknown> = { ...current.data, ...patch.set };
       for (const name of patch.unset) delete data[name];
@@ -147,69 +150,101 @@ export class ExpressSessionStore implements SessionStore {
         ...(cookieMaxAge === undefined ? {} : { cookieMaxAge }),
         ...(owner === undefined ? {} : { owner }),
         revision: (current.revision ?? 0) + 1,
-      });
+      }, deadline, track);
       return true;
     });
   }
 
   destroy(key: string): Promise<void> {
-    return this.#serialised(key, async () => {
-      await this.#run('destroy', (callback) => this.#store.destroy(key, callback));
+    return this.#serialised(key, 'destroy', async (deadline, track) => {
+      await this.#run('destroy', deadline, track, (callback) => this.#store.destroy(key, callback));
     });
   }
 
   touch(key: string, record: SessionRecord): Promise<void> {
-    return this.#serialised(key, async () => {
-      const current = await this.#read(key);
+    return this.#serialised(key, 'touch', async (deadline, track) => {
+      const current = await this.#read(key, deadline, track);
       if (!current) return; // never creates a record
-      await this.#write(key, {
-        ...current,
-        touchedAt: Math.max(current.touchedAt, record.touchedAt),
-        expiresAt: Math.max(current.expiresAt, record.expiresAt),
-      });
+      await this.#write(
+        key,
+        { ...current, touchedAt: Math.max(current.touchedAt, record.touchedAt), expiresAt: Math.max(current.expiresAt, record.expiresAt) },
+        deadline,
+        track,
+      );
     });
   }
 
-  /** Stops following the store's events and calls its `close()` (unless `closeStore: false`). */
+  /**
+   * Waits (at most one operation timeout) for the writes in flight, calls the store's `close()`
+   * (unless `closeStore: false`), then stops following its events. A close that throws, rejects or
+   * never settles is reported to `onError` and never holds up the shutdown beyond the timeout.
+   */
   async close(): Promise<void> {
+    await settlesWithin(Promise.allSettled([...this.#writes.values()]), this.#timeout);
+    if (this.#closeStore && typeof this.#store.close === 'function') {
+      const store = this.#store as ExpressSessionCompatibleStore & { close(callback?: Callback): unknown };
+      // close() may call back, return a promise, or return at once (a synchronous close takes no callback).
+      const closing = callbackOrPromise((callback) => {
+        if (store.close.length > 0) return store.close(callback);
+        const returned = store.close();
+        if (!isThenable(returned)) callback();
+        return returned;
+      });
+      await withOperationTimeout('close', this.#timeout, () => closing).catch((error: unknown) =>
+        this.#onError(error instanceof Error ? error : new Error(String(error))),
+      );
+    }
     for (const [event, listener] of this.#listeners.splice(0)) this.#store.off?.(event, listener);
-    if (!this.#closeStore || typeof this.#store.close !== 'function') return;
-    const store = this.#store as ExpressSessionCompatibleStore & { close(callback?: Callback): unknown };
-    // close() may call back, return a promise, or return at once (a synchronous close takes no
-    // callback); bounded either way, so a shutdown never hangs on it.
-    const closing =
-      store.close.length === 0 ? Promise.resolve(store.close()) : callbackOrPromise((callback) => store.close(callback));
-    await withOperationTimeout('close', this.#timeout, () => closing).catch((error: unknown) =>
-      this.#onError(error instanceof Error ? error : new Error(String(error))),
-    );
   }
 
-  #write(key: string, record: SessionRecord): Promise<unknown> {
-    return this.#run('set', (callback) => this.#store.set(key, toForeignSession(record, Date.now()), callback));
+  #write(key: string, record: SessionRecord, deadline: number, track: (raw: Promise<unknown>) => void): Promise<unknown> {
+    return this.#run('set', deadline, track, (callback) => this.#store.set(key, toForeignSession(record, Date.now()), callback));
   }
 
-  /** One operation of the wrapped store: bounded in time, failing as `SessionStoreError`. */
-  async #run(operation: string, call: (callback: Callback) => unknown): Promise<unknown> {
+  /**
+   * One call of the wrapped store, within the operation's deadline (nothing is sent once it has
+   * passed), failing as `SessionStoreError`. `track` is told of the store's own answer, which may
+   * come after the deadline: the next write of the key waits for it.
+   */
+  async #run(operation: string, deadline: number, track: ((raw: Promise<unknown>) => void) | undefined, call: (callback: Callback) => unknown): Promise<unknown> {
     if (this.#disconnected) throw new SessionStoreError(`Session store ${operation} failed: the store reported it is disconnected`);
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new SessionStoreError(`Session store ${operation} timed out after ${this.#timeout} ms`);
+    const raw = callbackOrPromise(call);
+    track?.(raw);
     try {
-      return await withOperationTimeout(operation, this.#timeout, () => callbackOrPromise(call));
+      return await withOperationTimeout(operation, remaining, () => raw);
     } catch (error) {
       throw toSessionStoreError(operation, error);
     }
   }
 
-  #serialised<T>(key: string, run: () => Promise<T>): Promise<T> {
-    const previous = this.#writes.get(key) ?? Promise.resolve();
-    const next = previous.then(run, run);
-    const settled = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#writes.set(key, settled);
-    void settled.then(() => {
-      if (this.#writes.get(key) === settled) this.#writes.delete(key);
+  /**
+   * Runs the operations on one key one after the other, each within one operation timeout from
+   * its start (its read and its write together). The next one starts only once the store has
+   * answered every call of the previous one, even a call the previous operation gave up on: a
+   * write that lands after its timeout could otherwise land after a later `destroy` and bring the
+   * session back. Waiting for it is bounded too: still unanswered after one timeout, the
+   * operation fails (503) rather than overtake it.
+   */
+  #serialised<T>(key: string, operation: string, run: (deadline: number, track: (raw: Promise<unknown>) => void) => Promise<T>): Promise<T> {
+    const previous = this.#writes.get(key);
+    const raws: Array<Promise<unknown>> = [];
+    const job = (async () => {
+      if (previous !== undefined && !(await settlesWithin(previous, this.#timeout))) {
+        throw new SessionStoreError(`Session store ${operation} failed: an earlier write of this session has not been answered yet`);
+      }
+      return run(Date.now() + this.#timeout, (raw) => raws.push(raw));
+    })();
+    // Done when the job is, every store call it made has been answered, and so has the previous
+    // operation's (a job that gave up waiting for it must not let the next one overtake it).
+    const answered = (): Promise<unknown> => Promise.allSettled([previous, ...raws]);
+    const done: Promise<unknown> = job.then(answered, answered);
+    this.#writes.set(key, done);
+    void done.then(() => {
+      if (this.#writes.get(key) === done) this.#writes.delete(key);
     });
-    return next;
+    return job;
   }
 
   #follow(event: string, listener: (...args: unknown[]) => void): void {
@@ -217,4 +252,22 @@ export class ExpressSessionStore implements SessionStore {
     this.#store.on(event, listener);
     this.#listeners.push([event, listener]);
   }
+}
+
+/** Whether `promise` settles within `ms` (it is never rejected through here). */
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
 }

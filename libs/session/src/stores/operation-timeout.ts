@@ -33,7 +33,8 @@ export function withOperationTimeout<T>(operation: string, timeoutMs: number, ru
       },
       (error: unknown) => {
         clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
+        // An error object is passed on as it is (its code and cause, from whichever realm).
+        reject(typeof error === 'object' && error !== null ? (error as Error) : new Error(String(error)));
       },
     );
   });
